@@ -1,0 +1,185 @@
+"""Command line: ``python -m kdbook --help``.
+
+Subcommands run a chapter's experiments without Jupyter, execute and build the book, train a
+single model (teacher or distilled student), and list datasets and profiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .errors import ConfigError, DatasetUnavailable, KDBookError
+
+EPILOG = """\
+examples:
+  python -m kdbook run ch01 --profile full          # compute (or load) chapter 1's results
+  python -m kdbook book --profile full              # execute every chapter and build the site
+  python -m kdbook book --profile smoke --chapters ch01 --no-build
+  python -m kdbook train --dataset digits --widths 64 64 --epochs 5
+  python -m kdbook train --dataset digits --widths 32 --teacher-widths 256 256 --T 4 --alpha 0.9
+  python -m kdbook datasets                         # which datasets are available here
+"""
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .experiments import chapter
+    from .profiles import get_profile, resolve_device
+
+    get_profile(args.profile)
+    device = resolve_device(args.device)
+    for name in args.chapters:
+        mod = chapter(name)
+        print(f"{name} ({mod.TITLE}), profile {args.profile}, device {device}")
+        for key, res in mod.run(args.profile, device, recompute=args.recompute).items():
+            print(f"  {key}: {res.path}\n    {res.describe()}")
+    return 0
+
+
+def _cmd_book(args: argparse.Namespace) -> int:
+    from .book import build_book
+    from .profiles import get_profile, resolve_device
+
+    get_profile(args.profile)
+    device = resolve_device(args.device)
+    report = build_book(profile=args.profile, device=device, chapters=args.chapters or None,
+                        build=not args.no_build, timeout=args.timeout)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from .data import load_dataset
+    from .models import ModelConfig, build_model
+    from .profiles import resolve_device
+    from .teachers import freeze
+    from .train import DistillConfig, TrainConfig, distill_objective, evaluate, label_objective, train
+
+    from . import validate as v
+    from .data import available
+
+    # Validate everything, and report every problem, before loading data or training.
+    distill = args.teacher_widths is not None
+    model_cfg, train_cfg, teacher_cfg, distill_cfg, _ = v.collect(
+        lambda: ModelConfig(args.model, tuple(args.widths), dropout=args.dropout),
+        lambda: TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                            optimizer=args.optimizer, seed=args.seed, augment=args.augment),
+        lambda: ModelConfig(args.model, tuple(args.teacher_widths), dropout=args.dropout) if distill else None,
+        lambda: DistillConfig(T=args.T, alpha=args.alpha),
+        lambda: v.raise_if([v.choice("dataset", args.dataset, available()),
+                            None if args.train_limit is None else v.positive_int("train_limit", args.train_limit)]),
+    )
+    device = resolve_device(args.device)
+    ds = load_dataset(args.dataset, device=device, train_limit=args.train_limit)
+    print(ds.describe())
+    teacher = None
+    if distill:
+        teacher = build_model(teacher_cfg, ds.input_shape, ds.num_classes, seed=args.seed)
+        train(teacher, ds.train, train_cfg, label_objective, val=ds.val, name="teacher")
+        print(f"teacher: {evaluate(teacher, ds.test)}")
+        freeze(teacher)
+    student = build_model(model_cfg, ds.input_shape, ds.num_classes, seed=args.seed)
+    objective = distill_objective(distill_cfg) if distill else label_objective
+    hist = train(student, ds.train, train_cfg, objective, teacher=teacher, val=ds.val, name="student")
+    print(f"student: {evaluate(student, ds.test)} ({hist.seconds:.1f} s)")
+    del torch
+    return 0
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    from .data import available, load_dataset
+
+    for name in available():
+        try:
+            print(f"{name:14s} ok       {load_dataset(name).describe()}")
+        except DatasetUnavailable as exc:
+            print(f"{name:14s} missing  {str(exc).splitlines()[0][:160]}")
+    return 0
+
+
+def _cmd_profiles(args: argparse.Namespace) -> int:
+    from .profiles import PROFILES
+
+    for p in PROFILES.values():
+        print(f"{p.name:6s} seeds {list(p.seeds)}  {p.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .data import available
+    from .experiments import CHAPTERS
+    from .profiles import PROFILES
+
+    parser = argparse.ArgumentParser(
+        prog="python -m kdbook",
+        description="Run the experiments of the book on knowledge distillation and ensembles.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--profile", default="smoke", choices=list(PROFILES),
+                       help="scale: smoke (CI, ~1 min/chapter), full (published), paper (original data)")
+        p.add_argument("--device", default="auto", help="auto (GPU if visible), cpu, cuda, cuda:1 ...")
+
+    p = sub.add_parser("run", help="compute (or load) a chapter's results without Jupyter")
+    p.add_argument("chapters", nargs="+", choices=list(CHAPTERS), metavar="CHAPTER",
+                   help=f"one or more of {', '.join(CHAPTERS)}")
+    common(p)
+    p.add_argument("--recompute", action="store_true", help="ignore stored results and recompute")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("book", help="execute the chapters with papermill and build the HTML site")
+    p.add_argument("--chapters", nargs="*", choices=list(CHAPTERS), metavar="CHAPTER",
+                   help="only these chapters (default: all)")
+    common(p)
+    p.add_argument("--no-build", action="store_true", help="execute notebooks only, skip jupyter-book")
+    p.add_argument("--timeout", type=int, default=3600, help="seconds allowed per notebook cell")
+    p.set_defaults(func=_cmd_book)
+
+    p = sub.add_parser("train", help="train one model on labels, or distil it from a freshly trained teacher")
+    p.add_argument("--dataset", default="digits", help=f"one of {', '.join(available())}")
+    p.add_argument("--model", default="mlp", help="mlp or cnn")
+    p.add_argument("--widths", type=int, nargs="*", default=[64], help="hidden widths (mlp) or channels (cnn)")
+    p.add_argument("--teacher-widths", type=int, nargs="*", default=None,
+                   help="train a teacher of these widths first and distil the student from it")
+    p.add_argument("--T", type=float, default=4.0, help="distillation temperature (> 0)")
+    p.add_argument("--alpha", type=float, default=1.0, help="weight of the soft term, in [0, 1]")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--optimizer", default="sgd", help="sgd or adam")
+    p.add_argument("--augment", default="none", help="none, jitter or crop_flip")
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--train-limit", type=int, default=None, help="use only this many training examples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=_cmd_train)
+
+    sub.add_parser("datasets", help="list datasets and whether their files are here").set_defaults(func=_cmd_datasets)
+    sub.add_parser("profiles", help="list the profiles").set_defaults(func=_cmd_profiles)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (2 for invalid parameters, 1 for other known errors)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    except KDBookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Each chapter's experiments, runnable without Jupyter (``python -m kdbook run CHAPTER``).
+
+A chapter module defines ``TITLE``, ``NOTEBOOK`` (its file under ``book/``), per-profile
+``SETTINGS`` and ``run(profile, device, recompute=False) -> dict[str, StoredResult]``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from .. import validate as v
+
+#: chapter id -> module name (imported on demand)
+CHAPTERS: dict[str, str] = {
+    "ch01": "kdbook.experiments.ch01_soft_targets",
+}
+
+
+def chapter(name: str) -> ModuleType:
+    """The experiments module of chapter ``name`` (e.g. 'ch01')."""
+    v.raise_if([v.choice("chapter", name, list(CHAPTERS))])
+    return importlib.import_module(CHAPTERS[name])

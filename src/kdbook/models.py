@@ -1,0 +1,103 @@
+"""Model builders: an MLP of given widths and a small CNN, chosen by a validated ModelConfig."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from . import validate as v
+
+
+class MLP(nn.Module):
+    """Flatten, then ReLU hidden layers of the given widths, each optionally followed by dropout."""
+
+    def __init__(self, in_features: int, hidden: Sequence[int], num_classes: int,
+                 dropout: float = 0.0, input_dropout: float = 0.0):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        if input_dropout > 0:
+            layers.append(nn.Dropout(input_dropout))
+        width = in_features
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class SmallCNN(nn.Module):
+    """Two or more conv-ReLU-maxpool blocks, global average pooling and a linear head."""
+
+    def __init__(self, in_channels: int, num_classes: int, channels: Sequence[int] = (32, 64),
+                 dropout: float = 0.0):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = in_channels
+        for out in channels:
+            layers += [nn.Conv2d(c, out, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)]
+            c = out
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(c, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What network to build: ``kind`` is 'mlp' or 'cnn'; ``widths`` are hidden sizes or conv channels."""
+
+    kind: str = "mlp"
+    widths: tuple[int, ...] = (800, 800)
+    dropout: float = 0.0
+    input_dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "widths", tuple(self.widths))
+        v.raise_if([
+            v.choice("model kind", self.kind, sorted(BUILDERS)),
+            v.widths("widths", self.widths),
+            None if self.widths or self.kind == "mlp" else "widths must not be empty for a cnn",
+            v.probability_open("dropout", self.dropout),
+            v.probability_open("input_dropout", self.input_dropout),
+        ], "model")
+
+
+def _build_mlp(cfg: ModelConfig, input_shape: Sequence[int], num_classes: int) -> nn.Module:
+    return MLP(math.prod(input_shape), cfg.widths, num_classes, cfg.dropout, cfg.input_dropout)
+
+
+def _build_cnn(cfg: ModelConfig, input_shape: Sequence[int], num_classes: int) -> nn.Module:
+    return SmallCNN(input_shape[0], num_classes, cfg.widths, cfg.dropout)
+
+
+BUILDERS: dict[str, Callable[[ModelConfig, Sequence[int], int], nn.Module]] = {
+    "mlp": _build_mlp,
+    "cnn": _build_cnn,
+}
+
+
+def build_model(cfg: ModelConfig, input_shape: Sequence[int], num_classes: int, seed: int | None = None) -> nn.Module:
+    """Instantiate ``cfg`` for inputs of ``input_shape``; ``seed`` fixes the initial weights."""
+    if seed is not None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return BUILDERS[cfg.kind](cfg, input_shape, num_classes)
+    return BUILDERS[cfg.kind](cfg, input_shape, num_classes)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

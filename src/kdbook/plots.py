@@ -1,0 +1,84 @@
+"""One plotting style for the whole book; every function returns a matplotlib Figure.
+
+The library never selects a backend: notebooks render inline, scripts may save figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+#: Colour-blind-safe palette (Okabe & Ito).
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+
+STYLE = {
+    "figure.figsize": (6.4, 3.6),
+    "figure.dpi": 110,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.prop_cycle": plt.cycler(color=PALETTE),
+    "font.size": 10,
+    "legend.frameon": False,
+}
+
+
+def figure(ncols: int = 1, nrows: int = 1, width: float | None = None, height: float | None = None,
+           **kwargs) -> tuple[Figure, np.ndarray]:
+    """A new figure in the book's style with an array of axes."""
+    with plt.rc_context(STYLE):
+        w = width or 3.6 * ncols + 1.0
+        h = height or 3.2 * nrows
+        fig, axes = plt.subplots(nrows, ncols, figsize=(w, h), squeeze=False, layout="constrained", **kwargs)
+    return fig, axes.ravel()
+
+
+def lines(x: Sequence[float], series: Mapping[str, Sequence[float]], *, xlabel: str, ylabel: str,
+          title: str = "", logx: bool = False, logy: bool = False, spread: Mapping[str, Sequence[float]] | None = None,
+          ax=None) -> Figure:
+    """One line per series over ``x``, with an optional shaded +-spread band per series."""
+    with plt.rc_context(STYLE):
+        if ax is None:
+            fig, axes = figure()
+            ax = axes[0]
+        else:
+            fig = ax.figure
+        for i, (label, ys) in enumerate(series.items()):
+            color = PALETTE[i % len(PALETTE)]
+            ax.plot(x, ys, marker="o", ms=3.5, label=label, color=color)
+            if spread and label in spread:
+                lo = np.asarray(ys) - np.asarray(spread[label])
+                hi = np.asarray(ys) + np.asarray(spread[label])
+                ax.fill_between(x, lo, hi, alpha=0.2, color=color)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        if title:
+            ax.set_title(title)
+        if logx:
+            ax.set_xscale("log")
+        if logy:
+            ax.set_yscale("log")
+        if len(series) > 1:
+            ax.legend()
+    return fig
+
+
+def bars(labels: Sequence[str], values: Sequence[float], *, ylabel: str, errors: Sequence[float] | None = None,
+         title: str = "", ax=None) -> Figure:
+    """A bar chart with optional error bars."""
+    with plt.rc_context(STYLE):
+        if ax is None:
+            fig, axes = figure()
+            ax = axes[0]
+        else:
+            fig = ax.figure
+        ax.bar(labels, values, yerr=errors, color=[PALETTE[i % len(PALETTE)] for i in range(len(labels))],
+               capsize=3)
+        ax.set_ylabel(ylabel)
+        if title:
+            ax.set_title(title)
+    return fig

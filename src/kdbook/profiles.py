@@ -1,0 +1,53 @@
+"""Profiles: the scale at which the book's chapters run.
+
+* ``smoke``: CI on a 2-core CPU, about a minute per chapter; numbers are not meaningful.
+* ``full``: the published results, on data available offline (Fashion-MNIST, digits).
+* ``paper``: the original papers' datasets and scale (MNIST, CIFAR); needs the files
+  (internet once) and, for most chapters, a GPU.
+
+Each chapter keeps its own per-profile settings next to its experiments; this module only
+names the profiles and validates the choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import validate as v
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named scale with its default seeds and a one-line description."""
+
+    name: str
+    seeds: tuple[int, ...]
+    description: str
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile("smoke", (0,), "CI check on a CPU, about a minute per chapter; tiny data and epochs"),
+    "full": Profile("full", (0, 1, 2), "published results on offline data (Fashion-MNIST, digits)"),
+    "paper": Profile("paper", (0, 1, 2), "the papers' datasets and scale (MNIST/CIFAR; internet once, GPU)"),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called ``name``, or a ConfigError listing the valid names."""
+    v.raise_if([v.choice("profile", name, list(PROFILES))])
+    return PROFILES[name]
+
+
+def resolve_device(device: str | None = "auto") -> str:
+    """'auto' picks 'cuda' when a GPU is visible, else 'cpu'; anything else is checked to exist."""
+    import torch
+
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        v.raise_if([f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}"])
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        v.raise_if([f"device {device!r} requested but no CUDA GPU is visible"])
+    return str(dev)

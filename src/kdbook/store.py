@@ -1,0 +1,213 @@
+"""Results and trained models cached on disk, keyed by a hash of their configuration.
+
+* A *result* is a JSON document ``{kind, config, config_hash, provenance, value, checksum}``
+  under ``results/<profile>/<kind>/<hash>.json``. The ``full`` results are small and kept in
+  the repository; they are what the published book shows.
+* A *model* is a ``state_dict`` under the model cache, loaded with ``weights_only=True``.
+
+Files are written atomically (temporary file + rename). A damaged entry is reported with a
+warning and recomputed, never loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import provenance as prov
+
+SCHEMA = 1
+REPO_ROOT = prov.PACKAGE_DIR.parent.parent
+
+
+def _default_results_root() -> Path:
+    if "KDBOOK_RESULTS" in os.environ:
+        return Path(os.environ["KDBOOK_RESULTS"])
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return REPO_ROOT / "results"
+    return Path.home() / ".cache" / "kdbook" / "results"
+
+
+def _default_model_root() -> Path:
+    if "KDBOOK_CACHE" in os.environ:
+        return Path(os.environ["KDBOOK_CACHE"]) / "models"
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return REPO_ROOT / ".cache" / "models"
+    return Path.home() / ".cache" / "kdbook" / "models"
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Dataclasses, tuples, tensors and numpy values turned into plain JSON types."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return to_jsonable(obj.detach().cpu().tolist())
+    if hasattr(obj, "item") and hasattr(obj, "dtype"):  # numpy scalars
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return obj
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"))
+
+
+def config_hash(kind: str, config: Any) -> str:
+    """16 hex digits identifying (kind, config)."""
+    return hashlib.sha256(f"{kind}\n{_canonical(config)}".encode()).hexdigest()[:16]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class StoredResult:
+    """A result value with its provenance; ``cached`` says whether it was loaded from disk."""
+
+    value: dict
+    provenance: dict
+    config: dict
+    path: Path
+    cached: bool
+
+    def describe(self) -> str:
+        return prov.describe(self.provenance) + (" [stored result]" if self.cached else " [computed now]")
+
+
+class ResultStore:
+    """JSON results under ``root/<profile>/<kind>/<hash>.json``."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else _default_results_root()
+
+    def path(self, profile: str, kind: str, config: Any) -> Path:
+        return self.root / profile / kind / f"{config_hash(kind, config)}.json"
+
+    def load(self, profile: str, kind: str, config: Any) -> StoredResult | None:
+        """The stored result, or None if absent or damaged (damage is warned about)."""
+        path = self.path(profile, kind, config)
+        if not path.is_file():
+            return None
+        try:
+            doc = json.loads(path.read_text())
+            ok = (doc.get("schema") == SCHEMA and doc.get("kind") == kind
+                  and doc.get("config") == to_jsonable(config)
+                  and doc.get("checksum") == hashlib.sha256(_canonical(doc["value"]).encode()).hexdigest())
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            ok, doc = False, None
+            reason = f"{type(exc).__name__}: {exc}"
+        else:
+            reason = "checksum or config mismatch"
+        if not ok:
+            warnings.warn(f"ignoring damaged result {path} ({reason}); it will be recomputed", stacklevel=2)
+            return None
+        return StoredResult(doc["value"], doc["provenance"], doc["config"], path, cached=True)
+
+    def save(self, profile: str, kind: str, config: Any, value: dict, provenance: dict) -> StoredResult:
+        value = to_jsonable(value)
+        doc = {
+            "schema": SCHEMA,
+            "kind": kind,
+            "config_hash": config_hash(kind, config),
+            "config": to_jsonable(config),
+            "provenance": provenance,
+            "value": value,
+            "checksum": hashlib.sha256(_canonical(value).encode()).hexdigest(),
+        }
+        path = self.path(profile, kind, config)
+        atomic_write_bytes(path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
+        return StoredResult(value, provenance, doc["config"], path, cached=False)
+
+
+def run_or_load(kind: str, config: Any, compute: Callable[[], dict], *, profile: str,
+                seeds: list[int] | tuple[int, ...], device: str | torch.device = "cpu",
+                store: ResultStore | None = None, recompute: bool = False) -> StoredResult:
+    """Return the stored result of (kind, config) for ``profile``, computing and storing it if missing."""
+    store = store or ResultStore()
+    if not recompute:
+        found = store.load(profile, kind, config)
+        if found is not None:
+            return found
+    start = time.perf_counter()
+    value = compute()
+    record = prov.collect(profile, seeds, device, time.perf_counter() - start)
+    return store.save(profile, kind, config, value, record)
+
+
+def train_or_load(kind: str, config: Any, build: Callable[[], nn.Module],
+                  fit: Callable[[nn.Module], Any], *, root: Path | str | None = None,
+                  device: str | torch.device = "cpu") -> tuple[nn.Module, bool]:
+    """A model trained by ``fit(build())``, cached as a state_dict keyed by (kind, config).
+
+    Returns (model in eval mode on ``device``, whether it was loaded from the cache).
+    """
+    root = Path(root) if root is not None else _default_model_root()
+    path = root / kind / f"{config_hash(kind, config)}.pt"
+    model = build().to(device)
+    if path.is_file():
+        try:
+            state = torch.load(path, map_location=device, weights_only=True)
+            model.load_state_dict(state["state_dict"])
+            model.eval()
+            return model, True
+        except Exception as exc:  # damaged or incompatible file: retrain
+            warnings.warn(f"ignoring damaged model cache {path} ({type(exc).__name__}: {exc}); retraining",
+                          stacklevel=2)
+    fit(model)
+    model.eval()
+    import io
+
+    buf = io.BytesIO()
+    torch.save({"state_dict": {k: t.detach().cpu() for k, t in model.state_dict().items()},
+                "config": _canonical(config)}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+    return model, False
+
+
+def list_results(root: Path | str | None = None, profile: str | None = None) -> list[dict]:
+    """One row per stored result: profile, kind, hash, and its provenance (damaged files are marked)."""
+    root = Path(root) if root is not None else _default_results_root()
+    rows = []
+    for path in sorted(root.glob("*/*/*.json")):
+        prof, kind = path.parent.parent.name, path.parent.name
+        if profile is not None and prof != profile:
+            continue
+        try:
+            doc = json.loads(path.read_text())
+            p = doc["provenance"]
+            rows.append({"profile": prof, "kind": kind, "hash": path.stem, "seeds": p.get("seeds"),
+                         "device": p.get("device_name"), "seconds": p.get("wall_seconds"),
+                         "torch": p.get("torch"), "source": p.get("source_hash"), "git": p.get("git"),
+                         "date": p.get("date")})
+        except (ValueError, KeyError, TypeError):
+            rows.append({"profile": prof, "kind": kind, "hash": path.stem, "device": "DAMAGED FILE"})
+    return rows

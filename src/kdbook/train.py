@@ -1,0 +1,215 @@
+"""One trainer for label training and distillation, on CPU or GPU.
+
+A training run is ``train(model, split, TrainConfig, objective, teacher=...)``. The objective
+maps (student logits, labels, teacher logits) to a dict of named losses (as in mdistiller),
+whose sum is minimised; the history records each named loss per epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import augment as aug
+from . import metrics
+from . import validate as v
+from .data import Split, batches
+from .errors import TrainingDiverged
+from .losses import SOFT_LOSSES
+
+Teacher = Callable[[torch.Tensor], torch.Tensor]
+AUGMENTATIONS: dict[str, Callable[[torch.Tensor, int, torch.Generator], torch.Tensor]] = {
+    "none": lambda x, px, g: x,
+    "jitter": aug.jitter,
+    "crop_flip": aug.crop_flip,
+}
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "sgd": lambda params, c: torch.optim.SGD(params, lr=c.lr, momentum=c.momentum,
+                                            weight_decay=c.weight_decay, nesterov=c.momentum > 0),
+    "adam": lambda params, c: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay),
+}
+SCHEDULES = ("cosine", "constant")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings of one run; ``augment`` applies ``augment_px`` (shift or padding)."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.05
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    augment: str = "none"
+    augment_px: int = 2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        v.raise_if([
+            v.positive_int("epochs", self.epochs),
+            v.positive_int("batch_size", self.batch_size),
+            v.positive("lr", self.lr),
+            v.choice("optimizer", self.optimizer, sorted(OPTIMIZERS)),
+            v.unit_interval("momentum", self.momentum),
+            v.non_negative("weight_decay", self.weight_decay),
+            v.choice("schedule", self.schedule, SCHEDULES),
+            v.choice("augment", self.augment, sorted(AUGMENTATIONS)),
+            v.non_negative_int("augment_px", self.augment_px),
+            v.non_negative_int("seed", self.seed),
+        ], "train")
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """The distillation objective: ``alpha * soft(T) + (1 - alpha) * CE(labels)``.
+
+    ``soft_loss`` is a key of :data:`kdbook.losses.SOFT_LOSSES`; 'kl' and 'soft_ce' include the
+    T^2 factor unless ``scale_T2`` is False.
+    """
+
+    T: float = 4.0
+    alpha: float = 1.0
+    soft_loss: str = "kl"
+    scale_T2: bool = True
+
+    def __post_init__(self) -> None:
+        v.raise_if([
+            v.positive("T", self.T),
+            v.unit_interval("alpha", self.alpha),
+            v.choice("soft_loss", self.soft_loss, sorted(SOFT_LOSSES)),
+        ], "distill")
+
+
+Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], dict[str, torch.Tensor]]
+
+
+def label_objective(logits: torch.Tensor, labels: torch.Tensor, teacher_logits: torch.Tensor | None = None
+                    ) -> dict[str, torch.Tensor]:
+    """Plain cross-entropy on the labels."""
+    return {"ce": F.cross_entropy(logits, labels)}
+
+
+def distill_objective(cfg: DistillConfig) -> Objective:
+    """The objective of ``cfg`` as named losses {'soft', 'hard'} (no 'hard' when alpha = 1)."""
+    soft_fn = SOFT_LOSSES[cfg.soft_loss]
+    unscale = 1.0 if cfg.scale_T2 or cfg.soft_loss == "logit_mse" else 1.0 / (cfg.T * cfg.T)
+
+    def objective(logits, labels, teacher_logits):
+        out = {"soft": cfg.alpha * unscale * soft_fn(logits, teacher_logits, cfg.T)}
+        if cfg.alpha < 1:
+            out["hard"] = (1 - cfg.alpha) * F.cross_entropy(logits, labels)
+        return out
+
+    return objective
+
+
+@dataclass
+class History:
+    """Per-epoch records: mean of each named loss, optional validation accuracy, seconds."""
+
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def column(self, key: str) -> list[float]:
+        return [e[key] for e in self.epochs if key in e]
+
+    def to_dict(self) -> dict:
+        return {"epochs": self.epochs, "seconds": self.seconds}
+
+
+def progress_enabled() -> bool:
+    """Progress bars are on unless ``KDBOOK_PROGRESS=0`` (the book driver sets it)."""
+    return os.environ.get("KDBOOK_PROGRESS", "1") != "0"
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module | Teacher, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    """Logits of ``model`` on ``x`` in eval mode, without gradients, batch by batch."""
+    was_training = getattr(model, "training", False)
+    if isinstance(model, nn.Module):
+        model.eval()
+    out = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    if isinstance(model, nn.Module) and was_training:
+        model.train()
+    return out
+
+
+def predict_probs(model: nn.Module | Teacher, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    """Class probabilities of ``model`` on ``x`` (eval mode, no gradients)."""
+    return predict_logits(model, x, batch_size).softmax(-1)
+
+
+def evaluate(model: nn.Module | Teacher, split: Split) -> dict[str, float]:
+    """:func:`kdbook.metrics.summary` of ``model`` on ``split``."""
+    return metrics.summary(predict_probs(model, split.x), split.y)
+
+
+def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective = label_objective, *,
+          teacher: Teacher | None = None, val: Split | None = None, name: str = "run",
+          progress: bool | None = None) -> History:
+    """Train ``model`` in place on ``data``; returns the per-epoch history.
+
+    With a ``teacher`` (any callable from inputs to logits, used without gradients), its logits
+    are computed once for the whole split when inputs are not augmented, else per batch on the
+    same augmented inputs the student sees.
+    """
+    device = data.x.device
+    model.to(device)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    opt = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
+    steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * steps_per_epoch)
+             if cfg.schedule == "cosine" else None)
+    augment = AUGMENTATIONS[cfg.augment]
+    cached_teacher = (predict_logits(teacher, data.x) if teacher is not None and cfg.augment == "none"
+                      else None)
+    history = History()
+    show = progress_enabled() if progress is None else progress
+    start = time.perf_counter()
+    bar = tqdm(range(cfg.epochs), desc=name, disable=not show, leave=False)
+    for epoch in bar:
+        model.train()
+        sums: dict[str, float] = {}
+        n_seen = 0
+        for step, idx in enumerate(batches(len(data), cfg.batch_size, generator=gen, device=device)):
+            x, y = data.x[idx], data.y[idx]
+            x = augment(x, cfg.augment_px, gen)
+            t_logits = None
+            if teacher is not None:
+                t_logits = cached_teacher[idx] if cached_teacher is not None else predict_logits(teacher, x)
+            losses = objective(model(x), y, t_logits)
+            total = sum(losses.values())
+            if not torch.isfinite(total):
+                raise TrainingDiverged(
+                    f"{name}: loss is {total.item()} at epoch {epoch + 1}, step {step + 1} "
+                    f"(lr {opt.param_groups[0]['lr']:.3g}); lower the learning rate")
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            for k, val_ in losses.items():
+                sums[k] = sums.get(k, 0.0) + val_.item() * len(idx)
+            n_seen += len(idx)
+        record = {k: s / n_seen for k, s in sums.items()}
+        record["loss"] = sum(record.values())
+        record["epoch"] = epoch + 1
+        if val is not None:
+            record["val_accuracy"] = metrics.accuracy(predict_probs(model, val.x), val.y)
+        history.epochs.append(record)
+        bar.set_postfix(loss=f"{record['loss']:.4f}",
+                        **({"val": f"{record['val_accuracy']:.4f}"} if val is not None else {}))
+    history.seconds = time.perf_counter() - start
+    model.eval()
+    return history
