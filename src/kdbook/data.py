@@ -140,12 +140,12 @@ def load_dataset(name: str, *, device: str | torch.device = "cpu", train_limit: 
     if train_limit is not None and train_limit < len(tr_idx):
         keep = torch.randperm(len(tr_idx), generator=torch.Generator().manual_seed(split_seed + 1))
         tr_idx = tr_idx[keep[:train_limit].sort().values]
-    x_all, y_all = _to_nchw(x_tr), torch.as_tensor(y_tr, dtype=torch.long)
+    x_all, y_all = _to_nchw(x_tr), torch.tensor(np.array(y_tr, dtype=np.int64))
     ds = Dataset(
         name=name,
         train=Split(x_all[tr_idx], y_all[tr_idx]),
         val=Split(x_all[va_idx], y_all[va_idx]),
-        test=Split(_to_nchw(x_te), torch.as_tensor(y_te, dtype=torch.long)),
+        test=Split(_to_nchw(x_te), torch.tensor(np.array(y_te, dtype=np.int64))),
         num_classes=len(classes),
         class_names=tuple(classes),
         source=source,

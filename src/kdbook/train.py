@@ -24,6 +24,7 @@ from . import validate as v
 from .data import Split, batches
 from .errors import TrainingDiverged
 from .losses import SOFT_LOSSES
+from .teachers import freeze
 
 Teacher = Callable[[torch.Tensor], torch.Tensor]
 AUGMENTATIONS: dict[str, Callable[[torch.Tensor, int, torch.Generator], torch.Tensor]] = {
@@ -172,6 +173,8 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * steps_per_epoch)
              if cfg.schedule == "cosine" else None)
     augment = AUGMENTATIONS[cfg.augment]
+    if isinstance(teacher, nn.Module):
+        freeze(teacher)  # eval mode (no dropout), no gradients, for the whole run
     cached_teacher = (predict_logits(teacher, data.x) if teacher is not None and cfg.augment == "none"
                       else None)
     history = History()
