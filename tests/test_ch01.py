@@ -65,3 +65,11 @@ def test_pick_confident_example():
 def test_unknown_profile():
     with pytest.raises(ConfigError, match="profile must be one of smoke, full, paper"):
         ch01.settings("fast")
+
+
+def test_crossing_temperature_interpolates_in_log_log():
+    Ts = np.array([1.0, 10.0, 100.0])
+    gaps = np.array([1.0, 0.1, 0.01])  # gap = 1/T
+    assert ch01.crossing_temperature(Ts, gaps, 0.1) == pytest.approx(10.0)
+    assert ch01.crossing_temperature(Ts, gaps, np.sqrt(0.1) * 0.1) == pytest.approx(10 ** 1.5)
+    assert ch01.crossing_temperature(Ts, gaps, 1e-4) == float("inf")

@@ -78,3 +78,35 @@ def test_train_or_load_round_trip_and_damage(tmp_path):
     with pytest.warns(UserWarning, match="ignoring damaged model cache"):
         c, cached_c = train_or_load("m", {"cfg": cfg}, build, fit, root=tmp_path)
     assert not cached_c and len(fits) == 2
+
+
+def test_new_config_field_at_its_default_keeps_the_hash():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Old:
+        a: int = 1
+
+    @dataclass(frozen=True)
+    class New:
+        a: int = 1
+        b: float = 0.0  # added later; the default keeps the old behaviour
+
+    assert config_hash("k", {"c": Old(a=2)}) == config_hash("k", {"c": New(a=2)})
+    assert config_hash("k", {"c": Old(a=2)}) != config_hash("k", {"c": New(a=2, b=1.0)})
+
+
+def test_provenance_counts_models_trained_and_loaded(tmp_path):
+    cfg = ModelConfig("mlp", (4,))
+    build = lambda: build_model(cfg, (1, 2, 2), 2, seed=0)  # noqa: E731
+
+    def compute():
+        train_or_load("m", {"cfg": cfg}, build, lambda m: None, root=tmp_path / "models")
+        return {"ok": 1}
+
+    store = ResultStore(tmp_path / "results")
+    first = run_or_load("exp", {"a": 1}, compute, profile="smoke", seeds=[0], store=store)
+    second = run_or_load("exp", {"a": 2}, compute, profile="smoke", seeds=[0], store=store)
+    assert first.provenance["models"]["count"] == 1 and first.provenance["models"]["loaded_from_cache"] == 0
+    assert second.provenance["models"]["loaded_from_cache"] == 1
+    assert "trained earlier" in second.describe()

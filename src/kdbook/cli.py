@@ -20,6 +20,7 @@ examples:
   python -m kdbook train --dataset digits --widths 64 64 --epochs 5
   python -m kdbook train --dataset digits --widths 32 --teacher-widths 256 256 --T 4 --alpha 0.9
   python -m kdbook datasets                         # which datasets are available here
+  python -m kdbook bench                            # library vs plain-PyTorch training speed
 """
 
 
@@ -86,6 +87,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
     hist = train(student, ds.train, train_cfg, objective, teacher=teacher, val=ds.val, name="student")
     print(f"student: {evaluate(student, ds.test)} ({hist.seconds:.1f} s)")
     del torch
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from . import provenance
+    from .bench import BENCHMARKS, format_report, run_benchmarks
+    from .profiles import resolve_device
+    from .validate import choice, raise_if
+
+    raise_if([choice("benchmark", b, list(BENCHMARKS)) for b in args.only or []])
+    device = resolve_device(args.device)
+    print(f"benchmarking on {provenance.device_name(device)}, torch {provenance.torch.__version__}", flush=True)
+    results = run_benchmarks(device, quick=args.quick, only=args.only)
+    print(format_report(results))
+    if args.json:
+        doc = {"results": results, "provenance": provenance.collect("bench", [0], device, 0.0)}
+        with open(args.json, "w") as f:
+            json.dump(doc, f, indent=1)
+        print(f"written {args.json}")
     return 0
 
 
@@ -157,6 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("bench", help="time the library's training against a plain PyTorch baseline")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quick", action="store_true", help="tiny sizes: check that it runs, timings meaningless")
+    p.add_argument("--only", nargs="*", metavar="BENCH", help="distill_epoch, ensemble, mlp_throughput")
+    p.add_argument("--json", default=None, help="also write the measurements and provenance to this file")
+    p.set_defaults(func=_cmd_bench)
 
     sub.add_parser("datasets", help="list datasets and whether their files are here").set_defaults(func=_cmd_datasets)
     sub.add_parser("profiles", help="list the profiles").set_defaults(func=_cmd_profiles)

@@ -69,6 +69,11 @@ def collect(profile: str, seeds: list[int] | tuple[int, ...], device: str | torc
 def describe(prov: dict) -> str:
     """One line for a page: profile, seeds, device, time, code version and date."""
     seeds = prov.get("seeds", [])
+    models = prov.get("models")
+    trained = ""
+    if models:
+        trained = (f" + {models['training_seconds']:.0f} s training {models['count']} model(s)"
+                   + (f", {models['loaded_from_cache']} of them trained earlier" if models["loaded_from_cache"] else ""))
     return (f"profile `{prov['profile']}`, {len(seeds)} seed(s) {seeds}, {prov['device_name']}, "
-            f"{prov['wall_seconds']:.0f} s, torch {prov['torch']}, kdbook {prov['kdbook']} "
+            f"{prov['wall_seconds']:.0f} s{trained}, torch {prov['torch']}, kdbook {prov['kdbook']} "
             f"(source {prov['source_hash']}, git {prov.get('git') or 'n/a'}), {prov['date']}")

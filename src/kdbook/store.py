@@ -11,8 +11,10 @@ warning and recomputed, never loaded.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -29,6 +31,8 @@ from torch import nn
 from . import provenance as prov
 
 SCHEMA = 1
+#: Models trained or loaded while a result is being computed (see run_or_load's provenance).
+_MODEL_LOG: contextvars.ContextVar[list | None] = contextvars.ContextVar("kdbook_model_log", default=None)
 REPO_ROOT = prov.PACKAGE_DIR.parent.parent
 
 
@@ -69,9 +73,31 @@ def _canonical(obj: Any) -> str:
     return json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"))
 
 
+def _without_defaults(obj: Any) -> Any:
+    """Like :func:`to_jsonable`, but dataclass fields still at their default value are left out.
+
+    This keeps the hashes of stored results valid when a config class gains a new field whose
+    default preserves the old behaviour. (The rule that follows: never change a default.)
+    """
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if f.default is not dataclasses.MISSING and to_jsonable(value) == to_jsonable(f.default):
+                continue
+            out[f.name] = _without_defaults(value)
+        return out
+    if isinstance(obj, dict):
+        return {str(k): _without_defaults(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_without_defaults(v) for v in obj]
+    return to_jsonable(obj)
+
+
 def config_hash(kind: str, config: Any) -> str:
-    """16 hex digits identifying (kind, config)."""
-    return hashlib.sha256(f"{kind}\n{_canonical(config)}".encode()).hexdigest()[:16]
+    """16 hex digits identifying (kind, config); fields left at their defaults do not count."""
+    key = json.dumps(_without_defaults(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{kind}\n{key}".encode()).hexdigest()[:16]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -83,6 +109,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -120,7 +147,7 @@ class ResultStore:
         try:
             doc = json.loads(path.read_text())
             ok = (doc.get("schema") == SCHEMA and doc.get("kind") == kind
-                  and doc.get("config") == to_jsonable(config)
+                  and doc.get("config_hash") == config_hash(kind, config)
                   and doc.get("checksum") == hashlib.sha256(_canonical(doc["value"]).encode()).hexdigest())
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             ok, doc = False, None
@@ -144,7 +171,7 @@ class ResultStore:
             "checksum": hashlib.sha256(_canonical(value).encode()).hexdigest(),
         }
         path = self.path(profile, kind, config)
-        atomic_write_bytes(path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
+        atomic_write_bytes(path, (json.dumps(doc, sort_keys=True) + "\n").encode())
         return StoredResult(value, provenance, doc["config"], path, cached=False)
 
 
@@ -158,8 +185,20 @@ def run_or_load(kind: str, config: Any, compute: Callable[[], dict], *, profile:
         if found is not None:
             return found
     start = time.perf_counter()
-    value = compute()
+    token = _MODEL_LOG.set([])
+    try:
+        value = compute()
+        models = _MODEL_LOG.get()
+    finally:
+        _MODEL_LOG.reset(token)
     record = prov.collect(profile, seeds, device, time.perf_counter() - start)
+    if models:
+        record["models"] = {
+            "count": len(models),
+            "loaded_from_cache": sum(m["cached"] for m in models),
+            "training_seconds": round(sum(m["train_seconds"] or 0.0 for m in models), 1),
+            "training_devices": sorted({m["device"] for m in models if m["device"]}),
+        }
     return store.save(profile, kind, config, value, record)
 
 
@@ -178,19 +217,31 @@ def train_or_load(kind: str, config: Any, build: Callable[[], nn.Module],
             state = torch.load(path, map_location=device, weights_only=True)
             model.load_state_dict(state["state_dict"])
             model.eval()
+            meta = json.loads(state.get("meta", "{}"))
+            _log_model(kind, config, True, meta.get("train_seconds"), meta.get("device"))
             return model, True
         except Exception as exc:  # damaged or incompatible file: retrain
             warnings.warn(f"ignoring damaged model cache {path} ({type(exc).__name__}: {exc}); retraining",
                           stacklevel=2)
+    start = time.perf_counter()
     fit(model)
+    seconds = time.perf_counter() - start
     model.eval()
-    import io
-
+    meta = {"train_seconds": round(seconds, 2), "device": prov.device_name(device),
+            "torch": torch.__version__, "source_hash": prov.source_hash()}
     buf = io.BytesIO()
     torch.save({"state_dict": {k: t.detach().cpu() for k, t in model.state_dict().items()},
-                "config": _canonical(config)}, buf)
+                "config": _canonical(config), "meta": json.dumps(meta)}, buf)
     atomic_write_bytes(path, buf.getvalue())
+    _log_model(kind, config, False, seconds, meta["device"])
     return model, False
+
+
+def _log_model(kind: str, config: Any, cached: bool, train_seconds: float | None, device: str | None) -> None:
+    log = _MODEL_LOG.get()
+    if log is not None:
+        log.append({"kind": kind, "hash": config_hash(kind, config), "cached": cached,
+                    "train_seconds": train_seconds, "device": device})
 
 
 def list_results(root: Path | str | None = None, profile: str | None = None) -> list[dict]:

@@ -183,7 +183,7 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
     bar = tqdm(range(cfg.epochs), desc=name, disable=not show, leave=False)
     for epoch in bar:
         model.train()
-        sums: dict[str, float] = {}
+        sums: dict[str, torch.Tensor] = {}
         n_seen = 0
         for step, idx in enumerate(batches(len(data), cfg.batch_size, generator=gen, device=device)):
             x, y = data.x[idx], data.y[idx]
@@ -202,10 +202,10 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
             opt.step()
             if sched is not None:
                 sched.step()
-            for k, val_ in losses.items():
-                sums[k] = sums.get(k, 0.0) + val_.item() * len(idx)
+            for k, val_ in losses.items():  # accumulated on the device: no sync per step
+                sums[k] = sums.get(k, 0.0) + val_.detach() * len(idx)
             n_seen += len(idx)
-        record = {k: s / n_seen for k, s in sums.items()}
+        record = {k: float(s) / n_seen for k, s in sums.items()}
         record["loss"] = sum(record.values())
         record["epoch"] = epoch + 1
         if val is not None:

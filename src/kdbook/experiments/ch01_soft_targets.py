@@ -61,7 +61,7 @@ SETTINGS: dict[str, Settings] = {
         teacher_train=TrainConfig(epochs=12, batch_size=128, lr=0.05, augment="jitter", augment_px=2),
         student=ModelConfig("mlp", (30,)),
         student_train=TrainConfig(epochs=1, batch_size=128, lr=0.01),
-        n_examples=500,
+        n_examples=300,
         seeds=(0, 1, 2),
         temperatures=_T_GRID,
     ),
@@ -279,6 +279,7 @@ def headline_numbers(result: StoredResult, temperatures, high_T_from: float = 5.
             if len(row):
                 add(f"rel_error_T{T}", row["grad_rel_error"].iloc[0])
         add("reduction_ratio", reduction_pitfall(s, t, 4.0)["ratio"])
+        add("T_gap_10pct", crossing_temperature(Ts, lim["grad_rel_error"].to_numpy(), 0.1))
     out: dict[str, float] = {}
     for key, vals in per_seed.items():
         arr = np.asarray(vals)
@@ -286,6 +287,19 @@ def headline_numbers(result: StoredResult, temperatures, high_T_from: float = 5.
         out[key + "_std"] = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
     out["n_seeds"] = len(result.value["per_seed"])
     return out
+
+
+def crossing_temperature(Ts, gaps, level: float) -> float:
+    """Smallest T at which the (decreasing) gap falls to ``level``, interpolated in log-log; inf if never."""
+    Ts, gaps = np.asarray(Ts, float), np.asarray(gaps, float)
+    below = np.nonzero(gaps <= level)[0]
+    if len(below) == 0:
+        return float("inf")
+    k = below[0]
+    if k == 0:
+        return float(Ts[0])
+    lt, lg = np.log(Ts[k - 1:k + 1]), np.log(gaps[k - 1:k + 1])
+    return float(np.exp(lt[0] + (np.log(level) - lg[0]) * (lt[1] - lt[0]) / (lg[1] - lg[0])))
 
 
 def ours_vs_paper(h: dict[str, float]) -> pd.DataFrame:

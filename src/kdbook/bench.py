@@ -1,0 +1,188 @@
+"""Benchmarks: the library's training against a plain PyTorch baseline doing the same work.
+
+Each benchmark times both sides in one run, on the same machine and data, and reports the
+ratio (baseline time / ours), so that a noisy shared machine affects both alike.
+
+* ``distill_epoch``: one distillation epoch. Baseline: a ``DataLoader`` over a
+  ``TensorDataset`` (per-sample indexing and collation) and the teacher recomputed at every
+  step. Ours: :func:`kdbook.train.train`, data resident on the device, batches by index
+  sampling, the teacher's logits computed once for the transfer set.
+* ``ensemble``: M small members. Baseline: one after another with our trainer. Ours:
+  :func:`kdbook.vectorized.train_members` (one grouped step for all members).
+* ``mlp_throughput``: training FLOP/s of the 2x1200 MLP against the measured peak of a large
+  float32 matmul on the same device.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Split
+from .models import MLP, ModelConfig, build_model
+from .train import DistillConfig, TrainConfig, distill_objective, label_objective, train
+from .vectorized import train_members
+
+
+@dataclass(frozen=True)
+class BenchSizes:
+    """Problem sizes; ``quick`` ones only check that everything runs."""
+
+    n_train: int = 20000
+    batch_size: int = 128
+    teacher: tuple[int, ...] = (1200, 1200)
+    student: tuple[int, ...] = (800, 800)
+    members: int = 10
+    member_widths: tuple[int, ...] = (100,)
+    member_epochs: int = 1
+    throughput_steps: int = 60
+    throughput_batch: int = 256
+    matmul_n: int = 2048
+    repeats: int = 2
+
+
+QUICK = BenchSizes(n_train=1024, teacher=(64, 64), student=(32,), members=3, member_widths=(16,),
+                   throughput_steps=5, throughput_batch=64, matmul_n=256, repeats=1)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _best_time(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        _sync(device)
+        t = time.perf_counter()
+        fn()
+        _sync(device)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def synthetic_data(n: int, device: torch.device, seed: int = 0) -> Split:
+    """Random 28x28 images with random labels: the cost of training, not its accuracy, is measured."""
+    g = torch.Generator().manual_seed(seed)
+    return Split(torch.rand(n, 1, 28, 28, generator=g).to(device), torch.randint(0, 10, (n,), generator=g).to(device))
+
+
+def matmul_peak_gflops(n: int, device: torch.device, repeats: int = 5) -> float:
+    """Achieved GFLOP/s of an n x n float32 matmul (2 n^3 FLOPs), best of ``repeats``."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b
+    t = _best_time(lambda: a @ b, device, repeats)
+    return 2 * n ** 3 / t / 1e9
+
+
+def baseline_distill_epoch(student: nn.Module, teacher: nn.Module, data: Split, batch_size: int, T: float) -> None:
+    """The common way: DataLoader over a TensorDataset, teacher forward at every step."""
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data.x, data.y),
+                                         batch_size=batch_size, shuffle=True)
+    opt = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9)
+    teacher.eval()
+    student.train()
+    for x, y in loader:
+        with torch.no_grad():
+            t = teacher(x)
+        s = student(x)
+        loss = F.kl_div(F.log_softmax(s / T, -1), F.softmax(t / T, -1), reduction="batchmean") * T * T
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def bench_distill_epoch(sizes: BenchSizes, device: torch.device) -> dict[str, float]:
+    """Steady-state epoch time of both sides; ours also reports its one-time teacher pass."""
+    data = synthetic_data(sizes.n_train, device)
+    teacher = build_model(ModelConfig("mlp", sizes.teacher), (1, 28, 28), 10, seed=0).to(device)
+    mk = lambda: build_model(ModelConfig("mlp", sizes.student), (1, 28, 28), 10, seed=1).to(device)  # noqa: E731
+    objective = distill_objective(DistillConfig(T=4.0))
+
+    def ours(epochs: int) -> float:
+        cfg = TrainConfig(epochs=epochs, batch_size=sizes.batch_size, lr=0.01, schedule="constant")
+        return _best_time(lambda: train(mk(), data, cfg, objective, teacher=teacher, progress=False),
+                          device, sizes.repeats)
+
+    base = _best_time(lambda: baseline_distill_epoch(mk(), teacher, data, sizes.batch_size, 4.0), device, sizes.repeats)
+    one, three = ours(1), ours(3)
+    epoch = (three - one) / 2  # the one-time costs (teacher pass over the transfer set) cancel
+    return {"baseline_epoch_s": base, "ours_epoch_s": epoch, "ours_teacher_pass_s": max(one - epoch, 0.0),
+            "speedup": base / epoch}
+
+
+def bench_ensemble(sizes: BenchSizes, device: torch.device) -> dict[str, float]:
+    """M members trained one after another with our trainer, then all together (one grouped step)."""
+    data = synthetic_data(sizes.n_train, device, seed=2)
+    mcfg = ModelConfig("mlp", sizes.member_widths)
+    cfg = TrainConfig(epochs=sizes.member_epochs, batch_size=sizes.batch_size, lr=0.01)
+    seeds = list(range(sizes.members))
+
+    def one_by_one():
+        for s in seeds:
+            m = build_model(mcfg, (1, 28, 28), 10, seed=s)
+            train(m, data, TrainConfig(**{**cfg.__dict__, "seed": s}), label_objective, progress=False)
+
+    def together():
+        train_members(mcfg, data, cfg, seeds, (1, 28, 28), 10, progress=False)
+
+    together()  # warm-up (first call builds the vmap'd objective)
+    base = _best_time(one_by_one, device, sizes.repeats)
+    ours = _best_time(together, device, sizes.repeats)
+    return {"members": sizes.members, "widths": "x".join(map(str, sizes.member_widths)),
+            "one_by_one_s": base, "vectorised_s": ours, "speedup": base / ours}
+
+
+def bench_ensemble_tiny(sizes: BenchSizes, device: torch.device) -> dict[str, float]:
+    """The same with members a quarter as wide, where per-step overhead dominates."""
+    narrow = tuple(max(1, w // 4) for w in sizes.member_widths)
+    return bench_ensemble(BenchSizes(**{**sizes.__dict__, "member_widths": narrow}), device)
+
+
+def training_flops_per_example(model: MLP) -> float:
+    """Forward + backward FLOPs of an MLP per example: 6 x (multiply-adds of its linear layers)."""
+    return 6.0 * sum(m.in_features * m.out_features for m in model.modules() if isinstance(m, nn.Linear))
+
+
+def bench_mlp_throughput(sizes: BenchSizes, device: torch.device) -> dict[str, float]:
+    n = sizes.throughput_steps * sizes.throughput_batch
+    data = synthetic_data(n, device, seed=3)
+    model = build_model(ModelConfig("mlp", sizes.teacher), (1, 28, 28), 10, seed=0).to(device)
+    cfg = TrainConfig(epochs=1, batch_size=sizes.throughput_batch, lr=0.01, schedule="constant")
+    train(model, Split(data.x[: sizes.throughput_batch * 2], data.y[: sizes.throughput_batch * 2]), cfg,
+          progress=False)  # warm-up
+    t = _best_time(lambda: train(model, data, cfg, progress=False), device, sizes.repeats)
+    achieved = training_flops_per_example(model) * n / t / 1e9
+    peak = matmul_peak_gflops(sizes.matmul_n, device)
+    return {"batch_size": sizes.throughput_batch, "seconds": t, "achieved_gflops": achieved,
+            "matmul_peak_gflops": peak, "fraction_of_peak": achieved / peak}
+
+
+BENCHMARKS: dict[str, Callable[[BenchSizes, torch.device], dict[str, float]]] = {
+    "distill_epoch": bench_distill_epoch,
+    "ensemble": bench_ensemble,
+    "ensemble_narrow": bench_ensemble_tiny,
+    "mlp_throughput": bench_mlp_throughput,
+}
+
+
+def run_benchmarks(device: str = "cpu", quick: bool = False, only: list[str] | None = None) -> dict[str, dict]:
+    """Run the benchmarks (all, or ``only``) and return their measurements."""
+    dev = torch.device(device)
+    sizes = QUICK if quick else BenchSizes()
+    torch.manual_seed(0)
+    return {name: fn(sizes, dev) for name, fn in BENCHMARKS.items() if not only or name in only}
+
+
+def format_report(results: dict[str, dict]) -> str:
+    """A plain-text table of the measurements."""
+    lines = []
+    for name, r in results.items():
+        body = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items())
+        lines.append(f"{name:16s} {body}")
+    return "\n".join(lines)
