@@ -67,7 +67,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     model_cfg, train_cfg, teacher_cfg, distill_cfg, _ = v.collect(
         lambda: ModelConfig(args.model, tuple(args.widths), dropout=args.dropout),
         lambda: TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                            optimizer=args.optimizer, seed=args.seed, augment=args.augment),
+                            optimizer=args.optimizer, seed=args.seed, augment=args.augment,
+                            precision=args.precision, compile=args.compile),
         lambda: ModelConfig(args.model, tuple(args.teacher_widths), dropout=args.dropout) if distill else None,
         lambda: DistillConfig(T=args.T, alpha=args.alpha),
         lambda: v.raise_if([v.choice("dataset", args.dataset, available()),
@@ -175,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer", default="sgd", help="sgd or adam")
     p.add_argument("--augment", default="none", help="none, jitter or crop_flip")
     p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--precision", default="fp32", help="fp32, or bf16 (autocast; for GPUs)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--train-limit", type=int, default=None, help="use only this many training examples")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")

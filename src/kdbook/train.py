@@ -7,6 +7,7 @@ whose sum is minimised; the history records each named loss per epoch.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -38,6 +39,14 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "adam": lambda params, c: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay),
 }
 SCHEDULES = ("cosine", "constant")
+#: Forward-pass precision: 'bf16' runs the model under autocast (losses stay in float32).
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
+
+
+def autocast(device: torch.device, precision: str):
+    """The autocast context of ``precision`` on ``device`` (a no-op for fp32)."""
+    dtype = PRECISIONS[precision]
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,8 @@ class TrainConfig:
     augment: str = "none"
     augment_px: int = 2
     seed: int = 0
+    precision: str = "fp32"
+    compile: bool = False
 
     def __post_init__(self) -> None:
         v.raise_if([
@@ -67,6 +78,7 @@ class TrainConfig:
             v.choice("augment", self.augment, sorted(AUGMENTATIONS)),
             v.non_negative_int("augment_px", self.augment_px),
             v.non_negative_int("seed", self.seed),
+            v.choice("precision", self.precision, sorted(PRECISIONS)),
         ], "train")
 
 
@@ -177,6 +189,7 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
         freeze(teacher)  # eval mode (no dropout), no gradients, for the whole run
     cached_teacher = (predict_logits(teacher, data.x) if teacher is not None and cfg.augment == "none"
                       else None)
+    forward = torch.compile(model) if cfg.compile else model
     history = History()
     show = progress_enabled() if progress is None else progress
     start = time.perf_counter()
@@ -191,7 +204,9 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
             t_logits = None
             if teacher is not None:
                 t_logits = cached_teacher[idx] if cached_teacher is not None else predict_logits(teacher, x)
-            losses = objective(model(x), y, t_logits)
+            with autocast(device, cfg.precision):
+                logits = forward(x)
+            losses = objective(logits.float(), y, t_logits)
             total = sum(losses.values())
             if not torch.isfinite(total):
                 raise TrainingDiverged(
