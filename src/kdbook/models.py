@@ -99,5 +99,5 @@ def build_model(cfg: ModelConfig, input_shape: Sequence[int], num_classes: int, 
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """Number of parameters (frozen ones included)."""
+    return sum(p.numel() for p in model.parameters())

@@ -14,6 +14,7 @@ from .. import validate as v
 #: chapter id -> module name (imported on demand)
 CHAPTERS: dict[str, str] = {
     "ch01": "kdbook.experiments.ch01_soft_targets",
+    "ch08": "kdbook.experiments.ch08_deployment",
 }
 
 

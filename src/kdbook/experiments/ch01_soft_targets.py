@@ -17,10 +17,11 @@ import torch.nn.functional as F
 
 from .. import losses, metrics
 from ..data import load_dataset
-from ..models import ModelConfig, build_model
+from ..models import ModelConfig
 from ..profiles import get_profile
-from ..store import StoredResult, run_or_load, train_or_load
-from ..train import TrainConfig, predict_logits, train
+from ..store import StoredResult, run_or_load
+from ..train import TrainConfig, predict_logits
+from .common import trained_model
 
 TITLE = "Soft targets and temperature"
 NOTEBOOK = "ch01_soft_targets.ipynb"
@@ -84,10 +85,6 @@ def settings(profile: str) -> Settings:
     return SETTINGS[profile]
 
 
-def _with_seed(cfg: TrainConfig, seed: int) -> TrainConfig:
-    return TrainConfig(**{**cfg.__dict__, "seed": seed})
-
-
 def _compute_logits(s: Settings, device: str) -> dict:
     ds = load_dataset(s.dataset, device=device, train_limit=s.train_limit)
     # A fixed, seeded sample of test images shared by all seeds.
@@ -95,16 +92,10 @@ def _compute_logits(s: Settings, device: str) -> dict:
     x, y = ds.test.x[pick.to(device)], ds.test.y[pick.to(device)]
     per_seed = []
     for seed in s.seeds:
-        made = {}
-        for role, mcfg, tcfg in (("teacher", s.teacher, s.teacher_train), ("student", s.student, s.student_train)):
-            tcfg = _with_seed(tcfg, seed)
-            key = {"dataset": s.dataset, "model": mcfg, "train": tcfg, "train_limit": s.train_limit}
-            model, _ = train_or_load(
-                f"ch01-{role}", key,
-                build=lambda mcfg=mcfg: build_model(mcfg, ds.input_shape, ds.num_classes, seed=seed),
-                fit=lambda m, tcfg=tcfg, role=role: train(m, ds.train, tcfg, name=f"ch01 {role} seed {seed}"),
-                device=device)
-            made[role] = model
+        made = {role: trained_model(f"ch01-{role}", ds, s.dataset, mcfg, tcfg, seed, device=device,
+                                    train_limit=s.train_limit)
+                for role, mcfg, tcfg in (("teacher", s.teacher, s.teacher_train),
+                                         ("student", s.student, s.student_train))}
         t_test = metrics.summary(torch.softmax(predict_logits(made["teacher"], ds.test.x), -1), ds.test.y)
         s_test = metrics.summary(torch.softmax(predict_logits(made["student"], ds.test.x), -1), ds.test.y)
         per_seed.append({

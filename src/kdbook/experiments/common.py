@@ -1,0 +1,36 @@
+"""Pieces shared by the chapters' experiments: seeded configs and cached trained models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from ..data import Dataset
+from ..models import ModelConfig, build_model
+from ..store import train_or_load
+from ..train import Objective, Teacher, TrainConfig, label_objective, train
+
+
+def with_seed(cfg: TrainConfig, seed: int) -> TrainConfig:
+    """``cfg`` with its seed replaced."""
+    return TrainConfig(**{**cfg.__dict__, "seed": seed})
+
+
+def trained_model(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig, cfg: TrainConfig, seed: int, *,
+                  device: str = "cpu", train_limit: int | None = None, objective: Objective = label_objective,
+                  teacher: Teacher | None = None, extra_key: dict[str, Any] | None = None) -> nn.Module:
+    """A model of ``model`` trained on ``ds.train`` with ``cfg`` and ``seed`` (weights and data order),
+    loaded from the model cache when the same (kind, key) was trained before.
+
+    The cache key is the dataset name, model, training config (with the seed) and train_limit,
+    plus ``extra_key``: whatever else defines the run (a teacher's key, a distillation config).
+    """
+    tcfg = with_seed(cfg, seed)
+    key = {"dataset": dataset_key, "model": model, "train": tcfg, "train_limit": train_limit, **(extra_key or {})}
+    trained, _ = train_or_load(
+        kind, key,
+        build=lambda: build_model(model, ds.input_shape, ds.num_classes, seed=seed),
+        fit=lambda m: train(m, ds.train, tcfg, objective, teacher=teacher, name=f"{kind} seed {seed}"),
+        device=device)
+    return trained

@@ -1,0 +1,29 @@
+import torch
+
+from kdbook.bench import QUICK, format_report, run_benchmarks, target_table, training_flops_per_example
+from kdbook.latency import measure_latency_ms
+from kdbook.models import MLP
+
+
+def test_flops_of_an_mlp():
+    m = MLP(784, (1200, 1200), 10)
+    assert training_flops_per_example(m) == 6 * (784 * 1200 + 1200 * 1200 + 1200 * 10)
+
+
+def test_quick_benchmarks_run_and_report_ratios():
+    res = run_benchmarks("cpu", quick=True)
+    assert set(res) == {"distill_epoch", "ensemble", "ensemble_narrow", "mlp_throughput"}
+    assert res["ensemble"]["members"] == QUICK.members
+    for r in res.values():
+        assert all(v > 0 for v in r.values() if isinstance(v, float))
+    table = target_table(res)
+    assert [t["benchmark"] for t in table] == ["distill_epoch", "ensemble", "mlp_throughput"]
+    assert all(isinstance(t["met"], bool) for t in table)
+    assert "speedup=" in format_report(res)
+
+
+def test_latency_grows_with_batch_and_model_size():
+    small, big = MLP(64, (8,), 10), MLP(64, (2048, 2048), 10)
+    x = torch.rand(64)
+    assert measure_latency_ms(big, x, 256, repeats=5) > measure_latency_ms(small, x, 256, repeats=5)
+    assert measure_latency_ms(big, x, 256, repeats=5) > measure_latency_ms(big, x, 1, repeats=5)
