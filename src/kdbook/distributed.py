@@ -29,8 +29,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from .data import Split
-from .errors import TrainingDiverged
-from .train import AUGMENTATIONS, OPTIMIZERS, History, Objective, TrainConfig, label_objective
+from .train import AUGMENTATIONS, History, Objective, TrainConfig, label_objective, make_optimizer, optimizer_step
 
 
 def train_data_parallel(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective = label_objective,
@@ -45,10 +44,9 @@ def train_data_parallel(model: nn.Module, data: Split, cfg: TrainConfig, objecti
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     ddp = DistributedDataParallel(model.to(device), device_ids=[device.index] if device.type == "cuda" else None)
-    opt = OPTIMIZERS[cfg.optimizer](ddp.parameters(), cfg)
     n = len(data)
     steps = math.ceil(n / cfg.batch_size)
-    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * steps) if cfg.schedule == "cosine" else None)
+    opt, sched = make_optimizer(ddp.parameters(), cfg, steps)
     augment = AUGMENTATIONS[cfg.augment]
     if teacher is not None:
         teacher.eval()
@@ -70,14 +68,7 @@ def train_data_parallel(model: nn.Module, data: Split, cfg: TrainConfig, objecti
             losses = objective(ddp(xs), ys, t_logits)
             # mean over the share -> contribution to the global mean, times world (DDP averages)
             loss = sum(losses.values()) * (len(share) * world / len(idx))
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(f"{name} rank {rank}: loss is {loss.item()} at epoch {epoch + 1}, "
-                                       f"step {step + 1} (lr {opt.param_groups[0]['lr']:.3g})")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
+            optimizer_step(loss, opt, sched, f"{name} rank {rank}", epoch, step)
             total_loss += loss.detach() * len(idx) / world
         dist.all_reduce(total_loss)
         history.epochs.append({"epoch": epoch + 1, "loss": float(total_loss) / n})

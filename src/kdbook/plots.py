@@ -37,16 +37,20 @@ def figure(ncols: int = 1, nrows: int = 1, width: float | None = None, height: f
     return fig, axes.ravel()
 
 
+def _target(ax):
+    """(figure, axes) to draw on: ``ax``'s, or a new single-axes figure in the book's style."""
+    if ax is not None:
+        return ax.figure, ax
+    fig, axes = figure()
+    return fig, axes[0]
+
+
 def lines(x: Sequence[float], series: Mapping[str, Sequence[float]], *, xlabel: str, ylabel: str,
           title: str = "", logx: bool = False, logy: bool = False, spread: Mapping[str, Sequence[float]] | None = None,
           ax=None) -> Figure:
     """One line per series over ``x``, with an optional shaded +-spread band per series."""
     with plt.rc_context(STYLE):
-        if ax is None:
-            fig, axes = figure()
-            ax = axes[0]
-        else:
-            fig = ax.figure
+        fig, ax = _target(ax)
         for i, (label, ys) in enumerate(series.items()):
             color = PALETTE[i % len(PALETTE)]
             ax.plot(x, ys, marker="o", ms=3.5, label=label, color=color)
@@ -71,11 +75,7 @@ def bars(labels: Sequence[str], values: Sequence[float], *, ylabel: str, errors:
          title: str = "", ax=None) -> Figure:
     """A bar chart with optional error bars."""
     with plt.rc_context(STYLE):
-        if ax is None:
-            fig, axes = figure()
-            ax = axes[0]
-        else:
-            fig = ax.figure
+        fig, ax = _target(ax)
         ax.bar(labels, values, yerr=errors, color=[PALETTE[i % len(PALETTE)] for i in range(len(labels))],
                capsize=3)
         ax.set_ylabel(ylabel)

@@ -126,6 +126,27 @@ def distill_objective(cfg: DistillConfig) -> Objective:
     return objective
 
 
+def make_optimizer(params, cfg: TrainConfig, steps_per_epoch: int):
+    """The optimizer of ``cfg`` over ``params`` and its per-step learning-rate schedule (or None)."""
+    opt = OPTIMIZERS[cfg.optimizer](params, cfg)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * steps_per_epoch)
+             if cfg.schedule == "cosine" else None)
+    return opt, sched
+
+
+def optimizer_step(loss: torch.Tensor, opt: torch.optim.Optimizer, sched, name: str, epoch: int, step: int) -> None:
+    """One update on ``loss``; a NaN or infinite loss raises TrainingDiverged naming the run, step and lr."""
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(
+            f"{name}: loss is {loss.item()} at epoch {epoch + 1}, step {step + 1} "
+            f"(lr {opt.param_groups[0]['lr']:.3g}); lower the learning rate")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    if sched is not None:
+        sched.step()
+
+
 @dataclass
 class History:
     """Per-epoch records: mean of each named loss, optional validation accuracy, seconds."""
@@ -180,10 +201,7 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
     model.to(device)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    opt = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
-    steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
-    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * steps_per_epoch)
-             if cfg.schedule == "cosine" else None)
+    opt, sched = make_optimizer(model.parameters(), cfg, math.ceil(len(data) / cfg.batch_size))
     augment = AUGMENTATIONS[cfg.augment]
     if isinstance(teacher, nn.Module):
         freeze(teacher)  # eval mode (no dropout), no gradients, for the whole run
@@ -207,16 +225,7 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
             with autocast(device, cfg.precision):
                 logits = forward(x)
             losses = objective(logits.float(), y, t_logits)
-            total = sum(losses.values())
-            if not torch.isfinite(total):
-                raise TrainingDiverged(
-                    f"{name}: loss is {total.item()} at epoch {epoch + 1}, step {step + 1} "
-                    f"(lr {opt.param_groups[0]['lr']:.3g}); lower the learning rate")
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
+            optimizer_step(sum(losses.values()), opt, sched, name, epoch, step)
             for k, val_ in losses.items():  # accumulated on the device: no sync per step
                 sums[k] = sums.get(k, 0.0) + val_.detach() * len(idx)
             n_seen += len(idx)

@@ -22,9 +22,10 @@ from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
 from .data import Split
-from .errors import ConfigError, TrainingDiverged
+from .errors import ConfigError
 from .models import MLP, ModelConfig, build_model
-from .train import AUGMENTATIONS, OPTIMIZERS, History, Objective, TrainConfig, label_objective, progress_enabled
+from .train import (AUGMENTATIONS, History, Objective, TrainConfig, label_objective, make_optimizer,
+                    optimizer_step, progress_enabled)
 
 
 class StackedLinear(nn.Module):
@@ -121,10 +122,7 @@ def train_members(model_cfg: ModelConfig, data: Split, cfg: TrainConfig, seeds: 
     stacked = stack_members(members)
     member_objective = vmap(objective, in_dims=(0, 0, None if teacher_logits is None else 0))
     M = len(seeds)
-    opt = OPTIMIZERS[cfg.optimizer](list(stacked.parameters()), cfg)
-    steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
-    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * steps_per_epoch)
-             if cfg.schedule == "cosine" else None)
+    opt, sched = make_optimizer(list(stacked.parameters()), cfg, math.ceil(len(data) / cfg.batch_size))
     gens = [torch.Generator().manual_seed(_with_seed(cfg, s).seed) for s in seeds]
     augment = AUGMENTATIONS[cfg.augment]
     history = History()
@@ -141,15 +139,8 @@ def train_members(model_cfg: ModelConfig, data: Split, cfg: TrainConfig, seeds: 
                 x = torch.stack([augment(x[m], cfg.augment_px, gens[m]) for m in range(M)])
             logits = stacked(x)  # (M, B, C)
             losses = member_objective(logits, data.y[idx], None if teacher_logits is None else teacher_logits[idx])
-            total = sum(v.sum() for v in losses.values())  # each member's gradient is its own loss's
-            if not torch.isfinite(total):
-                raise TrainingDiverged(f"{name}: loss is {total.item()} at epoch {epoch + 1}, step {step + 1} "
-                                       f"(lr {opt.param_groups[0]['lr']:.3g}); lower the learning rate")
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
+            # summing the members' losses gives each member the gradient of its own loss
+            optimizer_step(sum(v.sum() for v in losses.values()), opt, sched, name, epoch, step)
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v.detach().mean() * idx.shape[1]
         record = {k: float(s) / n for k, s in sums.items()}
