@@ -1,7 +1,6 @@
 """Chapter 8, what a distilled student buys you: size, latency, accuracy and calibration.
 
-Four models per seed on the same data: the teacher (chapter 1's 2x1200 MLP, reused from the
-model cache), an ensemble of small-to-medium members trained together in one vectorised step,
+Four models per seed on the same data: a teacher (a 2x1200 MLP with dropout), an ensemble of small-to-medium members trained together in one vectorised step,
 a small net trained on labels, and the same small net distilled from the teacher. Then the
 small net's objective is varied: the weight ``alpha`` of the soft term, and the form of the
 soft term (KL, soft cross-entropy, squared error on logits).
@@ -24,7 +23,6 @@ from ..store import StoredResult, run_or_load
 from ..teachers import Ensemble, freeze
 from ..train import DistillConfig, TrainConfig, distill_objective, predict_probs
 from ..vectorized import train_members
-from .ch01_soft_targets import SETTINGS as CH01_SETTINGS
 from .common import trained_model, with_seed
 
 TITLE = "What a distilled student buys you"
@@ -53,29 +51,29 @@ class Settings:
     version: int = 1
 
 
-def _from_ch01(profile: str, **kw) -> Settings:
-    c = CH01_SETTINGS[profile]
-    return Settings(dataset=c.dataset, teacher=c.teacher, teacher_train=c.teacher_train,
-                    train_limit=c.train_limit, **kw)
-
+_TEACHER = ModelConfig("mlp", (1200, 1200), dropout=0.2)
 
 SETTINGS: dict[str, Settings] = {
-    "smoke": _from_ch01(
-        "smoke",
+    "smoke": Settings(
+        dataset="digits", teacher=ModelConfig("mlp", (64, 64), dropout=0.1),
+        teacher_train=TrainConfig(epochs=15, batch_size=64, lr=0.05),
         member=ModelConfig("mlp", (32,)), member_train=TrainConfig(epochs=4, batch_size=64, lr=0.05),
         n_members=3,
         small=ModelConfig("mlp", (16,)), small_train=TrainConfig(epochs=4, batch_size=64, lr=0.05),
         T=4.0, alphas=(0.0, 0.5, 1.0), soft_losses=("kl", "logit_mse"), seeds=(0,),
         large_batch=256, latency_repeats=5),
-    "full": _from_ch01(
-        "full",
+    # The teacher: chapter 1's 2x1200 MLP without input jitter (which costs accuracy on
+    # Fashion-MNIST), dropout 0.2 and 20 epochs: 89.7% validation accuracy for seed 0, against
+    # 86.8% for chapter 1's Hinton-style teacher (chosen on the validation split).
+    "full": Settings(
+        dataset="fashion-mnist", teacher=_TEACHER, teacher_train=TrainConfig(epochs=20, batch_size=128, lr=0.05),
         member=ModelConfig("mlp", (400, 400)), member_train=TrainConfig(epochs=8, batch_size=128, lr=0.05),
         n_members=5,
         small=ModelConfig("mlp", (100, 100)), small_train=TrainConfig(epochs=12, batch_size=128, lr=0.05),
         T=4.0, alphas=(0.0, 0.25, 0.5, 0.75, 0.9, 1.0), soft_losses=("kl", "soft_ce", "logit_mse"),
         seeds=(0, 1, 2)),
-    "paper": _from_ch01(
-        "paper",
+    "paper": Settings(
+        dataset="mnist", teacher=_TEACHER, teacher_train=TrainConfig(epochs=30, batch_size=128, lr=0.05),
         member=ModelConfig("mlp", (400, 400)), member_train=TrainConfig(epochs=20, batch_size=128, lr=0.05),
         n_members=5,
         small=ModelConfig("mlp", (100, 100)), small_train=TrainConfig(epochs=30, batch_size=128, lr=0.05),
@@ -111,7 +109,7 @@ def _compute(s: Settings, device: str) -> dict:
     ds = load_dataset(s.dataset, device=device, train_limit=s.train_limit)
     per_seed = []
     for seed in s.seeds:
-        teacher = freeze(trained_model("ch01-teacher", ds, s.dataset, s.teacher, s.teacher_train, seed,
+        teacher = freeze(trained_model("ch08-teacher", ds, s.dataset, s.teacher, s.teacher_train, seed,
                                        device=device, train_limit=s.train_limit))
         teacher_probs = predict_probs(teacher, ds.test.x)
         member_seeds = [1000 * (seed + 1) + m for m in range(s.n_members)]
