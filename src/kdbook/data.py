@@ -154,6 +154,27 @@ def load_dataset(name: str, *, device: str | torch.device = "cpu", train_limit: 
     return ds.to(device)
 
 
+def restrict_classes(ds: Dataset, classes) -> Dataset:
+    """The examples of ``classes`` only, relabelled 0..len(classes)-1 in the given order."""
+    classes = list(classes)
+    v.raise_if([
+        v.non_empty("classes", classes),
+        None if all(isinstance(c, int) and 0 <= c < ds.num_classes for c in classes)
+        else f"classes must be integers in [0, {ds.num_classes}), got {classes!r}",
+        None if len(set(classes)) == len(classes) else f"classes must be distinct, got {classes!r}",
+    ], "restrict_classes")
+    lookup = torch.full((ds.num_classes,), -1, dtype=torch.long)
+    lookup[torch.tensor(classes)] = torch.arange(len(classes))
+
+    def keep(split: Split) -> Split:
+        new = lookup.to(split.y.device)[split.y]
+        mask = new >= 0
+        return Split(split.x[mask], new[mask])
+
+    return Dataset(ds.name, keep(ds.train), keep(ds.val), keep(ds.test), len(classes),
+                   tuple(ds.class_names[c] for c in classes), ds.source, {**ds.meta, "classes": classes})
+
+
 # --------------------------------------------------------------------------- file helpers
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()

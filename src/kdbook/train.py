@@ -23,7 +23,7 @@ from . import augment as aug
 from . import metrics
 from . import validate as v
 from .data import Split, batches
-from .errors import TrainingDiverged
+from .errors import ConfigError, TrainingDiverged
 from .losses import SOFT_LOSSES
 from .teachers import freeze
 
@@ -190,12 +190,13 @@ def evaluate(model: nn.Module | Teacher, split: Split) -> dict[str, float]:
 
 def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective = label_objective, *,
           teacher: Teacher | None = None, val: Split | None = None, name: str = "run",
-          progress: bool | None = None) -> History:
+          progress: bool | None = None, teacher_logits: torch.Tensor | None = None) -> History:
     """Train ``model`` in place on ``data``; returns the per-epoch history.
 
     With a ``teacher`` (any callable from inputs to logits, used without gradients), its logits
     are computed once for the whole split when inputs are not augmented, else per batch on the
-    same augmented inputs the student sees.
+    same augmented inputs the student sees. ``teacher_logits`` (N, C), aligned with ``data``,
+    give fixed targets instead of a teacher (e.g. a random forest's log-probabilities).
     """
     device = data.x.device
     model.to(device)
@@ -207,6 +208,10 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
         freeze(teacher)  # eval mode (no dropout), no gradients, for the whole run
     cached_teacher = (predict_logits(teacher, data.x) if teacher is not None and cfg.augment == "none"
                       else None)
+    if teacher_logits is not None:
+        if teacher is not None or cfg.augment != "none" or len(teacher_logits) != len(data):
+            raise ConfigError("teacher_logits need one row per training example, no teacher and augment='none'")
+        cached_teacher = teacher_logits.to(device)
     forward = torch.compile(model) if cfg.compile else model
     history = History()
     show = progress_enabled() if progress is None else progress
@@ -220,7 +225,7 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
             x, y = data.x[idx], data.y[idx]
             x = augment(x, cfg.augment_px, gen)
             t_logits = None
-            if teacher is not None:
+            if cached_teacher is not None or teacher is not None:
                 t_logits = cached_teacher[idx] if cached_teacher is not None else predict_logits(teacher, x)
             with autocast(device, cfg.precision):
                 logits = forward(x)

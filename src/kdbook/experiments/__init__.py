@@ -15,6 +15,7 @@ from .. import validate as v
 CHAPTERS: dict[str, str] = {
     "ch01": "kdbook.experiments.ch01_soft_targets",
     "ch08": "kdbook.experiments.ch08_deployment",
+    "ch09": "kdbook.experiments.ch09_open_questions",
 }
 
 

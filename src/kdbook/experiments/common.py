@@ -34,3 +34,12 @@ def trained_model(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig, 
         fit=lambda m: train(m, ds.train, tcfg, objective, teacher=teacher, name=f"{kind} seed {seed}"),
         device=device)
     return trained
+
+
+def compare(a_mean: float, a_std: float, b_mean: float, b_std: float) -> str:
+    """'higher than', 'lower than' or 'indistinguishable from': a difference counts only when it
+    exceeds the sum of the two standard deviations over seeds (a deliberately cautious rule)."""
+    diff = a_mean - b_mean
+    if abs(diff) <= a_std + b_std:
+        return "indistinguishable from"
+    return "higher than" if diff > 0 else "lower than"
