@@ -151,10 +151,26 @@ def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) ->
 
 
 # ------------------------------------------------------------------------------------ analyses
+def best_alpha(result: StoredResult) -> float:
+    """The weight of the soft term with the best mean *validation* accuracy over seeds."""
+    return float(student_table(result, "alpha")["val_accuracy"].idxmax())
+
+
 def model_table(result: StoredResult) -> pd.DataFrame:
-    """Mean and std over seeds of every measurement of the four models (one row per model)."""
-    frames = [pd.DataFrame(e["models"]).T.assign(seed=e["seed"]) for e in result.value["per_seed"]]
-    df = pd.concat(frames).reset_index(names="model").drop(columns="seed")
+    """Mean and std over seeds of every measurement of the four models (one row per model).
+
+    The "distilled" row is the small net trained with the validation-chosen ``alpha``; its size and
+    latency are those of the small net (the same architecture, measured on the label-trained one).
+    """
+    alpha = best_alpha(result)
+    frames = []
+    for e in result.value["per_seed"]:
+        rows = {k: dict(v) for k, v in e["models"].items()}
+        chosen = next(st for st in e["students"].values() if st["family"] == "alpha" and st["value"] == alpha)
+        cost = {k: rows["small net"][k] for k in ("parameters", "latency_b1_ms", "latency_large_ms")}
+        rows["distilled"] = {**{k: v for k, v in chosen.items() if k not in ("family", "value")}, **cost}
+        frames.append(pd.DataFrame(rows).T)
+    df = pd.concat(frames).reset_index(names="model")
     for col in df.columns[1:]:
         df[col] = df[col].astype(float)
     g = df.groupby("model", sort=False)
@@ -186,9 +202,8 @@ def headline(result: StoredResult) -> dict[str, float | str]:
     teacher_better = m.loc["teacher", "accuracy"] > m.loc["small net", "accuracy"]
     losses = student_table(result, "loss") if any(
         st["family"] == "loss" for e in result.value["per_seed"] for st in e["students"].values()) else None
-    collapsed = 0
-    for e in result.value["per_seed"]:
-        collapsed += sum(1 for st in e["students"].values() if st["family"] == "loss" and st["accuracy"] < 0.5)
+    collapsed = {family: sum(1 for e in result.value["per_seed"] for st in e["students"].values()
+                             if st["family"] == family and st["accuracy"] < 0.5) for family in ("alpha", "loss")}
     return {
         "size_ratio": m.loc["teacher", "parameters"] / m.loc["distilled", "parameters"],
         "speedup_b1": m.loc["teacher", "latency_b1_ms"] / m.loc["distilled", "latency_b1_ms"],
@@ -201,8 +216,10 @@ def headline(result: StoredResult) -> dict[str, float | str]:
                                        m.loc["small net", "accuracy"], m.loc["small net", "accuracy_std"]),
         "teacher_vs_small": compare(m.loc["teacher", "accuracy"], m.loc["teacher", "accuracy_std"],
                                     m.loc["small net", "accuracy"], m.loc["small net", "accuracy_std"]),
-        "collapsed_runs": collapsed,
+        "collapsed_loss_runs": collapsed["loss"],
+        "collapsed_alpha_runs": collapsed["alpha"],
         "loss_runs": 0 if losses is None else int(losses["accuracy"].size * len(result.value["per_seed"])),
+        "best_alpha": best_alpha(result),
     }
 
 
