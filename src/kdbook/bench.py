@@ -43,7 +43,7 @@ class BenchSizes:
     throughput_steps: int = 60
     throughput_batch: int = 256
     matmul_n: int = 2048
-    repeats: int = 2
+    repeats: int = 3
 
 
 QUICK = BenchSizes(n_train=1024, teacher=(64, 64), student=(32,), members=3, member_widths=(16,),

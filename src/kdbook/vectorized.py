@@ -110,7 +110,8 @@ def train_members(model_cfg: ModelConfig, data: Split, cfg: TrainConfig, seeds: 
     """Train one member per seed (initial weights from ``seed``, data order from ``cfg`` with that seed).
 
     Returns the trained members as ordinary modules, and one history whose losses are
-    averaged over members. ``teacher_logits`` (N, C) are fixed targets on ``data`` (a cached
+    averaged over members. ``objective`` must average per-example terms over the batch (every
+    objective in kdbook does). ``teacher_logits`` (N, C) are fixed targets on ``data`` (a cached
     teacher), for distilling every member from the same teacher.
     """
     if not seeds:
@@ -120,7 +121,6 @@ def train_members(model_cfg: ModelConfig, data: Split, cfg: TrainConfig, seeds: 
     device = data.x.device
     members = [build_model(model_cfg, input_shape, num_classes, seed=s).to(device) for s in seeds]
     stacked = stack_members(members)
-    member_objective = vmap(objective, in_dims=(0, 0, None if teacher_logits is None else 0))
     M = len(seeds)
     opt, sched = make_optimizer(list(stacked.parameters()), cfg, math.ceil(len(data) / cfg.batch_size))
     gens = [torch.Generator().manual_seed(_with_seed(cfg, s).seed) for s in seeds]
@@ -130,19 +130,22 @@ def train_members(model_cfg: ModelConfig, data: Split, cfg: TrainConfig, seeds: 
     start = time.perf_counter()
     n = len(data)
     for epoch in tqdm(range(cfg.epochs), desc=name, disable=not show, leave=False):
-        orders = [torch.randperm(n, generator=g).to(device) for g in gens]
+        orders = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(device)  # (M, n)
         sums: dict[str, torch.Tensor] = {}
         for step, begin in enumerate(range(0, n, cfg.batch_size)):
-            idx = torch.stack([o[begin:begin + cfg.batch_size] for o in orders])  # (M, B)
+            idx = orders[:, begin:begin + cfg.batch_size]  # (M, B)
             x = data.x[idx]  # (M, B, ...)
             if cfg.augment != "none":
                 x = torch.stack([augment(x[m], cfg.augment_px, gens[m]) for m in range(M)])
             logits = stacked(x)  # (M, B, C)
-            losses = member_objective(logits, data.y[idx], None if teacher_logits is None else teacher_logits[idx])
-            # summing the members' losses gives each member the gradient of its own loss
-            optimizer_step(sum(v.sum() for v in losses.values()), opt, sched, name, epoch, step)
+            # Objectives average per-example terms over the batch, so the objective of all M x B
+            # examples at once, times M, is the sum of the members' own losses: each member gets
+            # exactly the gradient of its own loss.
+            t = None if teacher_logits is None else teacher_logits[idx].flatten(0, 1)
+            losses = objective(logits.flatten(0, 1), data.y[idx].flatten(), t)
+            optimizer_step(M * sum(losses.values()), opt, sched, name, epoch, step)
             for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + v.detach().mean() * idx.shape[1]
+                sums[k] = sums.get(k, 0.0) + v.detach() * idx.shape[1]
         record = {k: float(s) / n for k, s in sums.items()}
         record["loss"] = sum(record.values())
         record["epoch"] = epoch + 1
