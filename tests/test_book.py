@@ -54,6 +54,17 @@ def test_chapter_executes_in_smoke(smoke_book, name):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_plotting_cell_shows_exactly_one_figure(smoke_book, name):
+    out, _ = smoke_book
+    nb = nbformat.read(out / "_build" / "stage" / "book" / name, as_version=4)
+    for cell in nb.cells:
+        if "hide-input" in cell.metadata.get("tags", []):
+            images = sum("image/png" in o.get("data", {}) for o in cell.outputs)
+            assert images == 1, f"{name}: a plotting cell shows {images} figures:\n{cell.source[:200]}"
+
+
+@pytest.mark.slow
 def test_site_builds_without_warnings(smoke_book):
     out, report = smoke_book
     assert report.built, report.build_log[-3000:]

@@ -27,13 +27,41 @@ STYLE = {
 }
 
 
+def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
+    """The figure rendered as PNG."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _register_notebook_display() -> None:
+    """In IPython, show a Figure that ends a cell as a PNG (the book's figures bypass pyplot)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["image/png"].for_type(Figure, png_bytes)
+
+
+_register_notebook_display()
+
+
 def figure(ncols: int = 1, nrows: int = 1, width: float | None = None, height: float | None = None,
            **kwargs) -> tuple[Figure, np.ndarray]:
-    """A new figure in the book's style with an array of axes."""
+    """A new figure in the book's style with an array of axes.
+
+    The figure is not registered with pyplot, so it is shown only where a notebook displays it
+    (end a cell with ``fig``) and never accumulates in pyplot's list of open figures.
+    """
     with plt.rc_context(STYLE):
         w = width or 3.6 * ncols + 1.0
         h = height or 3.2 * nrows
-        fig, axes = plt.subplots(nrows, ncols, figsize=(w, h), squeeze=False, layout="constrained", **kwargs)
+        fig = Figure(figsize=(w, h), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)
     return fig, axes.ravel()
 
 

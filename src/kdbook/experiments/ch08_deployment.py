@@ -223,6 +223,17 @@ def headline(result: StoredResult) -> dict[str, float | str]:
     }
 
 
+def collapsed_runs(result: StoredResult, family: str) -> dict[str, int]:
+    """For each value of ``family`` ('alpha' or 'loss'), how many seeds ended below 50% test accuracy."""
+    out: dict[str, int] = {}
+    for e in result.value["per_seed"]:
+        for st in e["students"].values():
+            if st["family"] == family:
+                key = f"{st['value']}" if family == "loss" else f"alpha={st['value']:g}"
+                out[key] = out.get(key, 0) + int(st["accuracy"] < 0.5)
+    return out
+
+
 def ours_vs_paper(h: dict[str, float], n_seeds: int) -> pd.DataFrame:
     """DistilBERT's deployment claim and Hinton et al.'s MNIST result beside ours."""
     rows = [
