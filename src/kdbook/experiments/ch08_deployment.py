@@ -21,7 +21,7 @@ from ..models import ModelConfig, count_parameters
 from ..profiles import get_profile
 from ..store import StoredResult, run_or_load
 from ..teachers import Ensemble, freeze
-from ..train import DistillConfig, TrainConfig, distill_objective, predict_probs
+from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits, predict_probs
 from ..vectorized import train_members
 from .common import compare, trained_model, with_seed
 
@@ -112,6 +112,7 @@ def _compute(s: Settings, device: str) -> dict:
         teacher = freeze(trained_model("ch08-teacher", ds, s.dataset, s.teacher, s.teacher_train, seed,
                                        device=device, train_limit=s.train_limit))
         teacher_probs = predict_probs(teacher, ds.test.x)
+        teacher_train_logits = predict_logits(teacher, ds.train.x)  # once, for every student below
         member_seeds = [1000 * (seed + 1) + m for m in range(s.n_members)]
         members, member_hist = train_members(s.member, ds.train, with_seed(s.member_train, seed), member_seeds,
                                              ds.input_shape, ds.num_classes, name=f"ch08 ensemble seed {seed}")
@@ -123,7 +124,8 @@ def _compute(s: Settings, device: str) -> dict:
         runs += [("loss", name, DistillConfig(T=s.T, alpha=1.0, soft_loss=name)) for name in s.soft_losses]
         for family, value, dcfg in runs:
             model = trained_model("ch08-small", ds, s.dataset, s.small, s.small_train, seed, device=device,
-                                  train_limit=s.train_limit, objective=distill_objective(dcfg), teacher=teacher,
+                                  train_limit=s.train_limit, objective=distill_objective(dcfg),
+                                  teacher_logits=teacher_train_logits,
                                   extra_key={**teacher_key, "distill": dcfg})
             students[f"{family}={value}"] = {"family": family, "value": value,
                                              **_evaluate(model, ds, s, teacher_probs)}

@@ -19,19 +19,23 @@ def with_seed(cfg: TrainConfig, seed: int) -> TrainConfig:
 
 def trained_model(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig, cfg: TrainConfig, seed: int, *,
                   device: str = "cpu", train_limit: int | None = None, objective: Objective = label_objective,
-                  teacher: Teacher | None = None, extra_key: dict[str, Any] | None = None) -> nn.Module:
+                  teacher: Teacher | None = None, teacher_logits=None,
+                  extra_key: dict[str, Any] | None = None) -> nn.Module:
     """A model of ``model`` trained on ``ds.train`` with ``cfg`` and ``seed`` (weights and data order),
     loaded from the model cache when the same (kind, key) was trained before.
 
     The cache key is the dataset name, model, training config (with the seed) and train_limit,
     plus ``extra_key``: whatever else defines the run (a teacher's key, a distillation config).
+    ``teacher_logits`` (the teacher's outputs on ``ds.train``, computed once) replace ``teacher``
+    when several students learn from the same teacher.
     """
     tcfg = with_seed(cfg, seed)
     key = {"dataset": dataset_key, "model": model, "train": tcfg, "train_limit": train_limit, **(extra_key or {})}
     trained, _ = train_or_load(
         kind, key,
         build=lambda: build_model(model, ds.input_shape, ds.num_classes, seed=seed),
-        fit=lambda m: train(m, ds.train, tcfg, objective, teacher=teacher, name=f"{kind} seed {seed}"),
+        fit=lambda m: train(m, ds.train, tcfg, objective, teacher=teacher, teacher_logits=teacher_logits,
+                            name=f"{kind} seed {seed}"),
         device=device)
     return trained
 
