@@ -72,7 +72,7 @@ def synthetic_data(n: int, device: torch.device, seed: int = 0) -> Split:
     return Split(torch.rand(n, 1, 28, 28, generator=g).to(device), torch.randint(0, 10, (n,), generator=g).to(device))
 
 
-def matmul_peak_gflops(n: int, device: torch.device, repeats: int = 5) -> float:
+def matmul_peak_gflops(n: int, device: torch.device, repeats: int = 10) -> float:
     """Achieved GFLOP/s of an n x n float32 matmul (2 n^3 FLOPs), best of ``repeats``."""
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b

@@ -222,7 +222,7 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
         sums: dict[str, torch.Tensor] = {}
         n_seen = 0
         for step, idx in enumerate(batches(len(data), cfg.batch_size, generator=gen, device=device)):
-            x, y = data.x[idx], data.y[idx]
+            x, y = data.x.index_select(0, idx), data.y.index_select(0, idx)  # much faster than x[idx]
             x = augment(x, cfg.augment_px, gen)
             t_logits = None
             if cached_teacher is not None or teacher is not None:

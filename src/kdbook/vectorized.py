@@ -134,15 +134,17 @@ def train_members(model_cfg: ModelConfig, data: Split, cfg: TrainConfig, seeds: 
         sums: dict[str, torch.Tensor] = {}
         for step, begin in enumerate(range(0, n, cfg.batch_size)):
             idx = orders[:, begin:begin + cfg.batch_size]  # (M, B)
-            x = data.x[idx]  # (M, B, ...)
+            flat = idx.reshape(-1)
+            x = data.x.index_select(0, flat).view(*idx.shape, *data.x.shape[1:])  # (M, B, ...)
+            y = data.y.index_select(0, flat).view(idx.shape)
             if cfg.augment != "none":
                 x = torch.stack([augment(x[m], cfg.augment_px, gens[m]) for m in range(M)])
             logits = stacked(x)  # (M, B, C)
             # Objectives average per-example terms over the batch, so the objective of all M x B
             # examples at once, times M, is the sum of the members' own losses: each member gets
             # exactly the gradient of its own loss.
-            t = None if teacher_logits is None else teacher_logits[idx].flatten(0, 1)
-            losses = objective(logits.flatten(0, 1), data.y[idx].flatten(), t)
+            t = None if teacher_logits is None else teacher_logits.index_select(0, flat)
+            losses = objective(logits.flatten(0, 1), y.flatten(), t)
             optimizer_step(M * sum(losses.values()), opt, sched, name, epoch, step)
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v.detach() * idx.shape[1]
