@@ -209,6 +209,15 @@ def train_or_load(kind: str, config: Any, build: Callable[[], nn.Module],
 
     Returns (model in eval mode on ``device``, whether it was loaded from the cache).
     """
+    model, cached, _ = fit_or_load(kind, config, build, fit, root=root, device=device)
+    return model, cached
+
+
+def fit_or_load(kind: str, config: Any, build: Callable[[], nn.Module],
+                fit: Callable[[nn.Module], Any], *, root: Path | str | None = None,
+                device: str | torch.device = "cpu") -> tuple[nn.Module, bool, dict]:
+    """:func:`train_or_load` that also returns the run's metadata (training seconds, device and,
+    when ``fit`` returns a history with ``to_dict()``, that history under 'history')."""
     root = Path(root) if root is not None else _default_model_root()
     path = root / kind / f"{config_hash(kind, config)}.pt"
     model = build().to(device)
@@ -219,22 +228,24 @@ def train_or_load(kind: str, config: Any, build: Callable[[], nn.Module],
             model.eval()
             meta = json.loads(state.get("meta", "{}"))
             _log_model(kind, config, True, meta.get("train_seconds"), meta.get("device"))
-            return model, True
+            return model, True, meta
         except Exception as exc:  # damaged or incompatible file: retrain
             warnings.warn(f"ignoring damaged model cache {path} ({type(exc).__name__}: {exc}); retraining",
                           stacklevel=2)
     start = time.perf_counter()
-    fit(model)
+    fitted = fit(model)
     seconds = time.perf_counter() - start
     model.eval()
     meta = {"train_seconds": round(seconds, 2), "device": prov.device_name(device),
             "torch": torch.__version__, "source_hash": prov.source_hash()}
+    if hasattr(fitted, "to_dict"):
+        meta["history"] = fitted.to_dict()
     buf = io.BytesIO()
     torch.save({"state_dict": {k: t.detach().cpu() for k, t in model.state_dict().items()},
                 "config": _canonical(config), "meta": json.dumps(meta)}, buf)
     atomic_write_bytes(path, buf.getvalue())
     _log_model(kind, config, False, seconds, meta["device"])
-    return model, False
+    return model, False, meta
 
 
 def _log_model(kind: str, config: Any, cached: bool, train_seconds: float | None, device: str | None) -> None:

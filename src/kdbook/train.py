@@ -65,6 +65,8 @@ class TrainConfig:
     seed: int = 0
     precision: str = "fp32"
     compile: bool = False
+    #: keep the weights of the epoch with the best validation accuracy (needs a validation split)
+    early_stopping: bool = False
 
     def __post_init__(self) -> None:
         v.raise_if([
@@ -153,12 +155,13 @@ class History:
 
     epochs: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
+    best_epoch: int | None = None  # set by early stopping: the epoch whose weights were kept
 
     def column(self, key: str) -> list[float]:
         return [e[key] for e in self.epochs if key in e]
 
     def to_dict(self) -> dict:
-        return {"epochs": self.epochs, "seconds": self.seconds}
+        return {"epochs": self.epochs, "seconds": self.seconds, "best_epoch": self.best_epoch}
 
 
 def progress_enabled() -> bool:
@@ -197,7 +200,10 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
     are computed once for the whole split when inputs are not augmented, else per batch on the
     same augmented inputs the student sees. ``teacher_logits`` (N, C), aligned with ``data``,
     give fixed targets instead of a teacher (e.g. a random forest's log-probabilities).
+    With ``cfg.early_stopping`` the model ends with the weights of its best epoch on ``val``.
     """
+    if cfg.early_stopping and val is None:
+        raise ConfigError(f"{name}: early_stopping needs a validation split (val=...)")
     device = data.x.device
     model.to(device)
     torch.manual_seed(cfg.seed)
@@ -215,6 +221,7 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
     forward = torch.compile(model) if cfg.compile else model
     history = History()
     show = progress_enabled() if progress is None else progress
+    best: tuple[float, dict[str, torch.Tensor]] | None = None
     start = time.perf_counter()
     bar = tqdm(range(cfg.epochs), desc=name, disable=not show, leave=False)
     for epoch in bar:
@@ -240,8 +247,13 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
         if val is not None:
             record["val_accuracy"] = metrics.accuracy(predict_probs(model, val.x), val.y)
         history.epochs.append(record)
+        if cfg.early_stopping and (best is None or record["val_accuracy"] > best[0]):
+            best = (record["val_accuracy"], {k: t.detach().clone() for k, t in model.state_dict().items()})
+            history.best_epoch = epoch + 1
         bar.set_postfix(loss=f"{record['loss']:.4f}",
                         **({"val": f"{record['val_accuracy']:.4f}"} if val is not None else {}))
     history.seconds = time.perf_counter() - start
+    if best is not None:
+        model.load_state_dict(best[1])
     model.eval()
     return history

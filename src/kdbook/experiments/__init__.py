@@ -14,6 +14,8 @@ from .. import validate as v
 #: chapter id -> module name (imported on demand)
 CHAPTERS: dict[str, str] = {
     "ch01": "kdbook.experiments.ch01_soft_targets",
+    "ch02": "kdbook.experiments.ch02_big_to_small",
+    "ch03": "kdbook.experiments.ch03_unseen_class",
     "ch08": "kdbook.experiments.ch08_deployment",
     "ch09": "kdbook.experiments.ch09_open_questions",
 }

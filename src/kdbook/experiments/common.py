@@ -6,9 +6,9 @@ from typing import Any
 
 from torch import nn
 
-from ..data import Dataset
+from ..data import Dataset, Split
 from ..models import ModelConfig, build_model
-from ..store import train_or_load
+from ..store import fit_or_load
 from ..train import Objective, Teacher, TrainConfig, label_objective, train
 
 
@@ -20,24 +20,40 @@ def with_seed(cfg: TrainConfig, seed: int) -> TrainConfig:
 def trained_model(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig, cfg: TrainConfig, seed: int, *,
                   device: str = "cpu", train_limit: int | None = None, objective: Objective = label_objective,
                   teacher: Teacher | None = None, teacher_logits=None,
-                  extra_key: dict[str, Any] | None = None) -> nn.Module:
+                  extra_key: dict[str, Any] | None = None, train_split: Split | None = None) -> nn.Module:
     """A model of ``model`` trained on ``ds.train`` with ``cfg`` and ``seed`` (weights and data order),
     loaded from the model cache when the same (kind, key) was trained before.
 
     The cache key is the dataset name, model, training config (with the seed) and train_limit,
-    plus ``extra_key``: whatever else defines the run (a teacher's key, a distillation config).
-    ``teacher_logits`` (the teacher's outputs on ``ds.train``, computed once) replace ``teacher``
-    when several students learn from the same teacher.
+    plus ``extra_key``: whatever else defines the run (a teacher's key, a distillation config,
+    and, with ``train_split`` (a subset of the training data used instead of ``ds.train``), how
+    that subset was made). ``teacher_logits`` (the teacher's outputs on the training data,
+    computed once) replace ``teacher`` when several students learn from the same teacher.
     """
+    return trained_run(kind, ds, dataset_key, model, cfg, seed, device=device, train_limit=train_limit,
+                       objective=objective, teacher=teacher, teacher_logits=teacher_logits,
+                       extra_key=extra_key, train_split=train_split)[0]
+
+
+def trained_run(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig, cfg: TrainConfig, seed: int, *,
+                device: str = "cpu", train_limit: int | None = None, objective: Objective = label_objective,
+                teacher: Teacher | None = None, teacher_logits=None, extra_key: dict[str, Any] | None = None,
+                train_split: Split | None = None, track_val: bool = False) -> tuple[nn.Module, dict]:
+    """:func:`trained_model` and its training history (per-epoch losses; validation accuracy when
+    ``track_val`` or early stopping is on), kept with the cached model."""
     tcfg = with_seed(cfg, seed)
     key = {"dataset": dataset_key, "model": model, "train": tcfg, "train_limit": train_limit, **(extra_key or {})}
-    trained, _ = train_or_load(
+    if track_val:
+        key["track_val"] = True
+    data = ds.train if train_split is None else train_split
+    val = ds.val if (track_val or tcfg.early_stopping) else None
+    trained, _, meta = fit_or_load(
         kind, key,
         build=lambda: build_model(model, ds.input_shape, ds.num_classes, seed=seed),
-        fit=lambda m: train(m, ds.train, tcfg, objective, teacher=teacher, teacher_logits=teacher_logits,
-                            name=f"{kind} seed {seed}"),
+        fit=lambda m: train(m, data, tcfg, objective, teacher=teacher, teacher_logits=teacher_logits,
+                            val=val, name=f"{kind} seed {seed}"),
         device=device)
-    return trained
+    return trained, meta.get("history", {})
 
 
 def compare(a_mean: float, a_std: float, b_mean: float, b_std: float) -> str:

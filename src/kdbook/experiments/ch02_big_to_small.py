@@ -1,0 +1,376 @@
+"""Chapter 2, distilling a big net into a small one (Hinton et al. 2015, the MNIST section).
+
+Four stored results, each computed only when missing (trained models are cached one by one):
+
+* ``ch02-main``: per seed, a regularised teacher (2x1200, dropout, input jitter), the small net
+  trained on labels and the same small net trained on the teacher's soft targets at T = 20;
+* ``ch02-temperature``: student width x temperature, beside each width trained on labels;
+* ``ch02-weighting``: soft targets alone vs soft + a small weight on the labels, with and
+  without the T^2 factor;
+* ``ch02-small-data``: a few percent of the training data with hard labels (early-stopped on
+  validation) vs the teacher's soft targets on the same examples, with validation curves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import metrics
+from ..data import Dataset, load_dataset
+from ..models import ModelConfig
+from ..profiles import get_profile
+from ..store import StoredResult, run_or_load
+from ..teachers import freeze
+from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits, predict_probs
+from .. import validate as v
+from .common import compare, trained_model, trained_run, with_seed
+
+TITLE = "Distilling a big net into a small one"
+NOTEBOOK = "ch02_big_to_small.ipynb"
+
+#: Hinton et al. (2015), MNIST test errors out of 10,000.
+PAPER_ERRORS = {"teacher": 67, "small net": 146, "distilled": 74}
+#: Hinton et al. (2015), speech, frame accuracy (%) with 3% of the data.
+PAPER_SMALL_DATA = {"hard targets (3%)": 44.5, "soft targets (3%)": 57.0, "full data": 58.9}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Chapter 2's models and sweeps for one profile."""
+
+    dataset: str
+    teacher: ModelConfig
+    teacher_train: TrainConfig
+    student_width: int
+    student_train: TrainConfig
+    T: float
+    seeds: tuple[int, ...]
+    sweep_widths: tuple[int, ...]
+    sweep_temperatures: tuple[float, ...]
+    sweep_seeds: tuple[int, ...]
+    weightings: tuple[DistillConfig, ...]
+    small_fraction: float
+    small_train: TrainConfig
+    train_limit: int | None = None
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        v.raise_if([
+            v.seeds("seeds", self.seeds),
+            v.seeds("sweep_seeds", self.sweep_seeds),
+            None if set(self.sweep_seeds) <= set(self.seeds) else "sweep_seeds must be a subset of seeds",
+            v.widths("sweep_widths", self.sweep_widths),
+            v.positive_int("student_width", self.student_width),
+            v.positive("T", self.T),
+            v.non_empty("sweep_temperatures", self.sweep_temperatures),
+            *(v.positive("sweep temperature", t) for t in self.sweep_temperatures),
+            v.unit_interval("small_fraction", self.small_fraction),
+            None if self.small_train.early_stopping else "small_train must use early_stopping",
+        ], "ch02 settings")
+
+    def student(self, width: int) -> ModelConfig:
+        """The unregularised small net of ``width`` units per hidden layer (two layers)."""
+        return ModelConfig("mlp", (width, width))
+
+
+def weighting_label(d: DistillConfig) -> str:
+    """A short name of a loss weighting, e.g. 'soft only' or 'soft + 0.1 hard, no T²'."""
+    if d.alpha == 1.0:
+        return "soft only" + ("" if d.scale_T2 else ", no T²")
+    return f"soft + {1 - d.alpha:g} hard" + ("" if d.scale_T2 else ", no T²")
+
+
+def _weightings(T: float) -> tuple[DistillConfig, ...]:
+    return (DistillConfig(T=T, alpha=1.0), DistillConfig(T=T, alpha=0.9),
+            DistillConfig(T=T, alpha=0.9, scale_T2=False), DistillConfig(T=T, alpha=0.5))
+
+
+_HINTON_TEACHER = ModelConfig("mlp", (1200, 1200), dropout=0.3)
+
+SETTINGS: dict[str, Settings] = {
+    "smoke": Settings(
+        dataset="digits", teacher=ModelConfig("mlp", (256, 256), dropout=0.2),
+        teacher_train=TrainConfig(epochs=20, batch_size=64, lr=0.05, augment="jitter", augment_px=1),
+        student_width=64, student_train=TrainConfig(epochs=10, batch_size=64, lr=0.05), T=20.0,
+        seeds=(0, 1), sweep_widths=(8, 64), sweep_temperatures=(1.0, 4.0, 20.0), sweep_seeds=(0,),
+        weightings=_weightings(20.0), small_fraction=0.1,
+        small_train=TrainConfig(epochs=30, batch_size=32, lr=0.05, early_stopping=True)),
+    "full": Settings(
+        dataset="fashion-mnist", teacher=_HINTON_TEACHER,
+        teacher_train=TrainConfig(epochs=20, batch_size=128, lr=0.05, augment="jitter", augment_px=1),
+        student_width=800, student_train=TrainConfig(epochs=20, batch_size=128, lr=0.05), T=20.0,
+        seeds=(0, 1, 2), sweep_widths=(30, 300, 800), sweep_temperatures=(1.0, 2.0, 4.0, 8.0, 20.0),
+        sweep_seeds=(0,), weightings=_weightings(20.0), small_fraction=0.03,
+        small_train=TrainConfig(epochs=60, batch_size=64, lr=0.05, early_stopping=True)),
+    "paper": Settings(
+        dataset="mnist", teacher=ModelConfig("mlp", (1200, 1200), dropout=0.5, input_dropout=0.2),
+        teacher_train=TrainConfig(epochs=60, batch_size=128, lr=0.05, augment="jitter", augment_px=2),
+        student_width=800, student_train=TrainConfig(epochs=60, batch_size=128, lr=0.05), T=20.0,
+        seeds=(0, 1, 2), sweep_widths=(30, 300, 800), sweep_temperatures=(1.0, 2.0, 3.0, 4.0, 8.0, 20.0),
+        sweep_seeds=(0, 1, 2), weightings=_weightings(20.0), small_fraction=0.03,
+        small_train=TrainConfig(epochs=100, batch_size=64, lr=0.05, early_stopping=True)),
+}
+
+
+def settings(profile: str) -> Settings:
+    """Chapter 2's settings for ``profile`` (validated)."""
+    get_profile(profile)
+    return SETTINGS[profile]
+
+
+# ------------------------------------------------------------------------------ training
+class _Lab:
+    """The chapter's dataset, teachers (one per seed) and their cached outputs on the training set."""
+
+    def __init__(self, s: Settings, device: str):
+        self.s, self.device = s, device
+        self.ds: Dataset = load_dataset(s.dataset, device=device, train_limit=s.train_limit)
+        self._teachers: dict[int, tuple[torch.nn.Module, torch.Tensor]] = {}
+
+    def teacher_key(self, seed: int) -> dict:
+        return {"teacher": {"model": self.s.teacher, "train": with_seed(self.s.teacher_train, seed)}}
+
+    def teacher(self, seed: int) -> tuple[torch.nn.Module, torch.Tensor]:
+        """The teacher of ``seed`` and its logits on the training set (computed once)."""
+        if seed not in self._teachers:
+            t = freeze(teacher_model(self.s, self.ds, seed, self.device))
+            self._teachers[seed] = (t, predict_logits(t, self.ds.train.x))
+        return self._teachers[seed]
+
+    def labels(self, width: int, seed: int, cfg: TrainConfig | None = None) -> torch.nn.Module:
+        s = self.s
+        return trained_model("ch02-student", self.ds, s.dataset, s.student(width), cfg or s.student_train, seed,
+                             device=self.device, train_limit=s.train_limit)
+
+    def distilled(self, width: int, seed: int, dcfg: DistillConfig) -> torch.nn.Module:
+        s = self.s
+        _, logits = self.teacher(seed)
+        return trained_model("ch02-student", self.ds, s.dataset, s.student(width), s.student_train, seed,
+                             device=self.device, train_limit=s.train_limit, objective=distill_objective(dcfg),
+                             teacher_logits=logits, extra_key={**self.teacher_key(seed), "distill": dcfg})
+
+    def test_metrics(self, model) -> dict:
+        return evaluate_model(model, self.ds)
+
+
+def teacher_model(s: Settings, ds: Dataset, seed: int, device: str) -> torch.nn.Module:
+    """Chapter 2's teacher of ``seed`` (shared with chapter 3 through the model cache)."""
+    return trained_model("ch02-teacher", ds, s.dataset, s.teacher, s.teacher_train, seed, device=device,
+                         train_limit=s.train_limit)
+
+
+def evaluate_model(model, ds: Dataset) -> dict:
+    """Test errors, accuracy, NLL and ECE, and validation accuracy, of ``model`` on ``ds``."""
+    probs = predict_probs(model, ds.test.x)
+    return {"errors": metrics.error_count(probs, ds.test.y), "accuracy": metrics.accuracy(probs, ds.test.y),
+            "nll": metrics.nll(probs, ds.test.y), "ece": metrics.ece(probs, ds.test.y),
+            "val_accuracy": metrics.accuracy(predict_probs(model, ds.val.x), ds.val.y)}
+
+
+def _main(lab: _Lab) -> dict:
+    s = lab.s
+    rows = []
+    for seed in s.seeds:
+        teacher, _ = lab.teacher(seed)
+        rows.append({"seed": seed, "model": "teacher", **lab.test_metrics(teacher)})
+        rows.append({"seed": seed, "model": "small net", **lab.test_metrics(lab.labels(s.student_width, seed))})
+        rows.append({"seed": seed, "model": "distilled",
+                     **lab.test_metrics(lab.distilled(s.student_width, seed, DistillConfig(T=s.T)))})
+    return {"dataset": lab.ds.describe(), "rows": rows}
+
+
+def _temperature(lab: _Lab) -> dict:
+    s = lab.s
+    rows = []
+    for width in s.sweep_widths:
+        for seed in s.sweep_seeds:
+            rows.append({"width": width, "T": None, "seed": seed, **lab.test_metrics(lab.labels(width, seed))})
+            for T in s.sweep_temperatures:
+                model = lab.distilled(width, seed, DistillConfig(T=T))
+                rows.append({"width": width, "T": T, "seed": seed, **lab.test_metrics(model)})
+    return {"rows": rows}
+
+
+def _weighting(lab: _Lab) -> dict:
+    s = lab.s
+    rows = []
+    for seed in s.sweep_seeds:
+        for dcfg in s.weightings:
+            model = lab.distilled(s.student_width, seed, dcfg)
+            rows.append({"weighting": weighting_label(dcfg), "alpha": dcfg.alpha, "scale_T2": dcfg.scale_T2,
+                         "seed": seed, **lab.test_metrics(model)})
+    return {"T": s.T, "rows": rows}
+
+
+def small_subset(n: int, fraction: float, seed: int) -> torch.Tensor:
+    """Sorted indices of a seeded random ``fraction`` of ``n`` training examples (at least one)."""
+    k = max(1, round(fraction * n))
+    return torch.randperm(n, generator=torch.Generator().manual_seed(10_000 + seed))[:k].sort().values
+
+
+def _small_data(lab: _Lab) -> dict:
+    s, ds = lab.s, lab.ds
+    rows, curves = [], []
+    for seed in s.seeds:
+        idx = small_subset(len(ds.train), s.small_fraction, seed)
+        subset = ds.train.subset(idx.to(ds.train.x.device))
+        _, logits = lab.teacher(seed)
+        key = {"subset": {"fraction": s.small_fraction, "seed": seed, "size": len(idx)}}
+        runs = {"hard targets": ({}, None),
+                "soft targets": ({**lab.teacher_key(seed), "distill": DistillConfig(T=s.T)},
+                                 logits[idx.to(logits.device)])}
+        for name, (extra, t_logits) in runs.items():
+            objective = distill_objective(DistillConfig(T=s.T)) if t_logits is not None else None
+            kwargs = {"objective": objective, "teacher_logits": t_logits} if objective else {}
+            model, history = trained_run("ch02-small-data", ds, s.dataset, s.student(s.student_width), s.small_train,
+                                         seed, device=lab.device, train_limit=s.train_limit, train_split=subset,
+                                         extra_key={**key, **extra}, **kwargs)
+            rows.append({"seed": seed, "model": name, "examples": len(idx), "best_epoch": history.get("best_epoch"),
+                         **lab.test_metrics(model)})
+            curves.append({"seed": seed, "model": name,
+                           "val_accuracy": [e.get("val_accuracy") for e in history.get("epochs", [])]})
+        rows.append({"seed": seed, "model": "full data, hard targets", "examples": len(ds.train),
+                     "best_epoch": None, **lab.test_metrics(lab.labels(s.student_width, seed))})
+    return {"fraction": s.small_fraction, "rows": rows, "curves": curves}
+
+
+_PARTS = {"ch02-main": _main, "ch02-temperature": _temperature, "ch02-weighting": _weighting,
+          "ch02-small-data": _small_data}
+
+
+def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
+    """Train (or load) chapter 2's models and store each part's measurements."""
+    s = settings(profile)
+    lab: _Lab | None = None
+
+    def compute(part):
+        nonlocal lab
+        lab = lab or _Lab(s, device)
+        return part(lab)
+
+    return {kind.removeprefix("ch02-"): run_or_load(kind, s, lambda part=part: compute(part), profile=profile,
+                                                     seeds=s.seeds, device=device, recompute=recompute)
+            for kind, part in _PARTS.items()}
+
+
+# ------------------------------------------------------------------------------ analyses
+def _mean_std(df: pd.DataFrame, by, cols) -> pd.DataFrame:
+    g = df.groupby(by, sort=False)[cols]
+    return g.mean().join(g.std(ddof=1).fillna(0.0).add_suffix("_std"))
+
+
+def main_table(result: StoredResult) -> pd.DataFrame:
+    """Test errors (out of the test set), accuracy, NLL and ECE of the three nets, mean and std over seeds."""
+    df = pd.DataFrame(result.value["rows"])
+    out = _mean_std(df, "model", ["errors", "accuracy", "nll", "ece", "val_accuracy"])
+    out["seeds"] = df.groupby("model", sort=False).size()
+    return out
+
+
+def per_seed_errors(result: StoredResult) -> pd.DataFrame:
+    """Test errors of each net (columns) for each seed (rows)."""
+    return pd.DataFrame(result.value["rows"]).pivot(index="seed", columns="model", values="errors")[
+        ["teacher", "small net", "distilled"]]
+
+
+def temperature_table(result: StoredResult) -> pd.DataFrame:
+    """Mean test errors per width (rows) and temperature (columns; 'labels' = no teacher)."""
+    df = pd.DataFrame(result.value["rows"])
+    df["T"] = df["T"].map(lambda t: "labels" if t is None or t != t else f"{t:g}")
+    table = df.groupby(["width", "T"], sort=False)["errors"].mean().unstack("T")
+    return table[["labels"] + [c for c in table.columns if c != "labels"]]
+
+
+def weighting_table(result: StoredResult) -> pd.DataFrame:
+    """Test and validation metrics of each loss weighting, mean and std over seeds."""
+    return _mean_std(pd.DataFrame(result.value["rows"]), "weighting", ["errors", "accuracy", "val_accuracy"])
+
+
+def small_data_table(result: StoredResult) -> pd.DataFrame:
+    """Test accuracy (%) with a few percent of the data, hard vs soft targets, and with all of it."""
+    df = pd.DataFrame(result.value["rows"])
+    df["accuracy %"] = 100 * df["accuracy"]
+    out = _mean_std(df, "model", ["accuracy %", "examples"])
+    return out.drop(columns=["examples_std"])
+
+
+def val_curves(result: StoredResult) -> dict[str, np.ndarray]:
+    """Mean validation accuracy per epoch of the hard- and soft-target runs on the small subset."""
+    out: dict[str, list] = {}
+    for c in result.value["curves"]:
+        out.setdefault(c["model"], []).append(c["val_accuracy"])
+    return {k: np.mean(np.asarray(v, dtype=float), axis=0) for k, v in out.items()}
+
+
+def best_temperature(result: StoredResult, width: int) -> float:
+    """The temperature with the best mean *validation* accuracy for ``width``."""
+    df = pd.DataFrame(result.value["rows"])
+    df = df[(df["width"] == width) & df["T"].notna()]
+    return float(df.groupby("T")["val_accuracy"].mean().idxmax())
+
+
+def headline(main: StoredResult, temperature: StoredResult, weighting: StoredResult,
+             small: StoredResult) -> dict[str, float | str]:
+    """The chapter's findings as numbers (means over seeds) and comparison words."""
+    m = main_table(main)
+    err = m["errors"]
+    out: dict[str, float | str] = {
+        "teacher_errors": err["teacher"], "small_errors": err["small net"], "distilled_errors": err["distilled"],
+        "teacher_errors_std": m.loc["teacher", "errors_std"], "small_errors_std": m.loc["small net", "errors_std"],
+        "distilled_errors_std": m.loc["distilled", "errors_std"],
+        "n_seeds": int(m["seeds"].min()),
+        "gap_closed": float((err["small net"] - err["distilled"]) / (err["small net"] - err["teacher"]))
+        if err["small net"] != err["teacher"] else float("nan"),
+        "paper_gap_closed": (146 - 74) / (146 - 67),
+        "distilled_vs_small": compare(-err["distilled"], m.loc["distilled", "errors_std"],
+                                      -err["small net"], m.loc["small net", "errors_std"]).replace(
+            "higher", "fewer errors").replace("lower", "more errors"),
+        "distilled_better_every_seed": bool((per_seed_errors(main)["distilled"]
+                                             < per_seed_errors(main)["small net"]).all()),
+    }
+    t = temperature_table(temperature)
+    temps = [c for c in t.columns if c != "labels"]
+    for width in t.index:
+        out[f"best_T_val_w{width}"] = best_temperature(temperature, width)
+        high = [c for c in temps if float(c) >= 8]
+        out[f"spread_high_T_w{width}"] = float(t.loc[width, high].max() - t.loc[width, high].min()) if high else float("nan")
+        out[f"labels_w{width}"] = float(t.loc[width, "labels"])
+        out[f"best_distilled_w{width}"] = float(t.loc[width, temps].min())
+    w = weighting_table(weighting)
+    out["best_weighting_val"] = str(w["val_accuracy"].idxmax())
+    sd = small_data_table(small)
+    acc = sd["accuracy %"]
+    out["small_hard"], out["small_soft"], out["small_full"] = (acc["hard targets"], acc["soft targets"],
+                                                               acc["full data, hard targets"])
+    out["small_hard_std"] = sd.loc["hard targets", "accuracy %_std"]
+    out["small_soft_std"] = sd.loc["soft targets", "accuracy %_std"]
+    out["small_examples"] = int(sd.loc["hard targets", "examples"])
+    out["small_recovered"] = float((acc["soft targets"] - acc["hard targets"])
+                                   / (acc["full data, hard targets"] - acc["hard targets"]))
+    out["paper_small_recovered"] = (57.0 - 44.5) / (58.9 - 44.5)
+    return out
+
+
+def ours_vs_paper(h: dict, test_size: int) -> pd.DataFrame:
+    """The closing table: each of the paper's numbers beside ours."""
+    def pm(k: str, fmt: str = ".0f") -> str:
+        return f"{h[k]:{fmt}} ± {h[k + '_std']:{fmt}}"
+
+    rows = [
+        ("teacher (2x1200, dropout + jitter): test errors", "67 / 10,000", f"{pm('teacher_errors')} / {test_size:,}"),
+        ("small net on labels: test errors", "146", pm("small_errors")),
+        ("small net distilled at T = 20: test errors", "74", pm("distilled_errors")),
+        ("share of the small net's excess errors removed", f"{100 * h['paper_gap_closed']:.0f}%",
+         f"{100 * h['gap_closed']:.0f}%"),
+        ("best T for the narrowest student", "2.5 to 4 (30 units)",
+         f"{h[[k for k in h if k.startswith('best_T_val_w')][0]]:g} (chosen on validation)"),
+        ("few data: hard vs soft targets (accuracy %)", "44.5 vs 57.0 (3% of speech data)",
+         f"{h['small_hard']:.1f} vs {h['small_soft']:.1f} ({h['small_examples']:,} images)"),
+        ("few data: share of the full-data gain recovered by soft targets",
+         f"{100 * h['paper_small_recovered']:.0f}%", f"{100 * h['small_recovered']:.0f}%"),
+    ]
+    return pd.DataFrame(rows, columns=["quantity", "paper (MNIST / speech)", f"ours (mean ± std over {h['n_seeds']} seeds)"])

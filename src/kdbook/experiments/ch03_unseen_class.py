@@ -1,0 +1,243 @@
+"""Chapter 3, learning a class it never saw (Hinton et al. 2015, the MNIST section).
+
+A student is distilled from chapter 2's teacher on a transfer set from which one class was
+removed entirely (``ch03-omitted``), and on a transfer set holding only two classes
+(``ch03-two-classes``). The student's output biases are then shifted: up for the missing class,
+down for the two present ones. The shift is chosen on the validation split; the test split is
+only measured, at every shift, to draw the curve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import metrics
+from .. import validate as v
+from ..data import Dataset, Split, load_dataset
+from ..models import ModelConfig
+from ..profiles import get_profile
+from ..store import StoredResult, run_or_load
+from ..teachers import freeze
+from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits
+from . import ch02_big_to_small as ch02
+from .common import trained_model, with_seed
+
+TITLE = "Learning a class it never saw"
+NOTEBOOK = "ch03_unseen_class.ipynb"
+
+#: Hinton et al. (2015), MNIST without any 3 in the transfer set.
+PAPER_OMITTED = {"errors": 206, "class_errors": 133, "class_count": 1010, "shift": 3.5,
+                 "errors_after": 109, "class_errors_after": 14}
+#: Hinton et al. (2015), transfer set of only 7s and 8s: test error (%) before and after the shift.
+PAPER_TWO = {"error": 47.3, "error_after": 13.2, "shift": -7.6}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Chapter 3's teacher (chapter 2's), students and bias grids for one profile."""
+
+    teacher_from: str  # the chapter 2 profile whose teacher is reused
+    student: ModelConfig
+    student_train: TrainConfig
+    T: float
+    omitted_class: int
+    kept_classes: tuple[int, int]
+    shifts_up: tuple[float, ...]
+    shifts_down: tuple[float, ...]
+    seeds: tuple[int, ...]
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        v.raise_if([
+            v.choice("teacher_from", self.teacher_from, sorted(ch02.SETTINGS)),
+            v.positive("T", self.T),
+            v.seeds("seeds", self.seeds),
+            v.non_empty("shifts_up", self.shifts_up),
+            v.non_empty("shifts_down", self.shifts_down),
+            None if len(set(self.kept_classes)) == 2 else "kept_classes must be two different classes",
+            None if 0.0 in self.shifts_up and 0.0 in self.shifts_down else "the shift grids must contain 0",
+        ], "ch03 settings")
+
+    @property
+    def ch02(self) -> ch02.Settings:
+        return ch02.SETTINGS[self.teacher_from]
+
+
+def _grid(lo: float, hi: float, step: float) -> tuple[float, ...]:
+    return tuple(float(x) for x in np.round(np.arange(lo, hi + step / 2, step), 6))
+
+
+SETTINGS: dict[str, Settings] = {
+    "smoke": Settings(teacher_from="smoke", student=ModelConfig("mlp", (64, 64)),
+                      student_train=TrainConfig(epochs=10, batch_size=64, lr=0.05), T=20.0,
+                      omitted_class=3, kept_classes=(7, 8), shifts_up=_grid(0, 12, 0.5),
+                      shifts_down=_grid(-20, 0, 0.5), seeds=(0, 1)),
+    "full": Settings(teacher_from="full", student=ModelConfig("mlp", (800, 800)),
+                     student_train=TrainConfig(epochs=20, batch_size=128, lr=0.05), T=20.0,
+                     omitted_class=3, kept_classes=(7, 8), shifts_up=_grid(0, 12, 0.25),
+                     shifts_down=_grid(-20, 0, 0.25), seeds=(0, 1, 2)),
+    "paper": Settings(teacher_from="paper", student=ModelConfig("mlp", (800, 800)),
+                      student_train=TrainConfig(epochs=60, batch_size=128, lr=0.05), T=20.0,
+                      omitted_class=3, kept_classes=(7, 8), shifts_up=_grid(0, 12, 0.1),
+                      shifts_down=_grid(-20, 0, 0.1), seeds=(0, 1, 2)),
+}
+
+
+def settings(profile: str) -> Settings:
+    """Chapter 3's settings for ``profile`` (validated)."""
+    get_profile(profile)
+    return SETTINGS[profile]
+
+
+# ------------------------------------------------------------------------------ the bias shift
+def shift_bias(logits: torch.Tensor, classes, shift: float) -> torch.Tensor:
+    """``logits`` with ``shift`` added to the columns of ``classes`` (the effect of moving their biases)."""
+    out = logits.clone()
+    out[:, list(classes)] += shift
+    return out
+
+
+def shift_curve(logits: torch.Tensor, labels: torch.Tensor, classes, shifts, focus=None) -> dict[str, list[int]]:
+    """Errors overall, and on the classes in ``focus`` (default ``classes``), at every shift."""
+    focus = list(classes if focus is None else focus)
+    in_focus = torch.isin(labels, torch.tensor(focus, device=labels.device))
+    total, on_focus = [], []
+    for s in shifts:
+        wrong = shift_bias(logits, classes, s).argmax(-1) != labels
+        total.append(int(wrong.sum()))
+        on_focus.append(int((wrong & in_focus).sum()))
+    return {"errors": total, "focus_errors": on_focus}
+
+
+def choose_shift(val_errors, shifts) -> float:
+    """The shift with the fewest validation errors (the smallest in size on ties)."""
+    val_errors, shifts = np.asarray(val_errors), np.asarray(shifts, dtype=float)
+    best = np.flatnonzero(val_errors == val_errors.min())
+    return float(shifts[best[np.argmin(np.abs(shifts[best]))]])
+
+
+def _transfer(split: Split, keep: torch.Tensor) -> tuple[Split, torch.Tensor]:
+    idx = torch.nonzero(keep).flatten()
+    return split.subset(idx), idx
+
+
+def _measure(model, ds: Dataset, classes, shifts, focus) -> dict:
+    out = {"count_test": int(torch.isin(ds.test.y, torch.tensor(list(focus), device=ds.test.y.device)).sum())}
+    for name, split in (("val", ds.val), ("test", ds.test)):
+        out[name] = shift_curve(predict_logits(model, split.x), split.y, classes, shifts, focus)
+    out["chosen_shift"] = choose_shift(out["val"]["errors"], shifts)
+    return out
+
+
+def _compute(s: Settings, device: str, part: str) -> dict:
+    c2 = s.ch02
+    ds = load_dataset(c2.dataset, device=device, train_limit=c2.train_limit)
+    dcfg = DistillConfig(T=s.T)
+    rows = []
+    for seed in s.seeds:
+        teacher = freeze(ch02.teacher_model(c2, ds, seed, device))
+        t_key = {"teacher": {"model": c2.teacher, "train": with_seed(c2.teacher_train, seed)}}
+        if part == "omitted":
+            c = s.omitted_class
+            transfer, idx = _transfer(ds.train, ds.train.y != c)
+            classes, shifts, focus, what = (c,), s.shifts_up, (c,), f"without class {c}"
+        else:
+            kept = torch.tensor(list(s.kept_classes), device=ds.train.y.device)
+            transfer, idx = _transfer(ds.train, torch.isin(ds.train.y, kept))
+            classes, shifts, focus, what = s.kept_classes, s.shifts_down, tuple(range(ds.num_classes)), \
+                f"only classes {list(s.kept_classes)}"
+        t_logits = predict_logits(teacher, transfer.x)
+        common = dict(device=device, train_limit=c2.train_limit, train_split=transfer)
+        models = {"distilled": trained_model(
+            "ch03-student", ds, c2.dataset, s.student, s.student_train, seed, objective=distill_objective(dcfg),
+            teacher_logits=t_logits, extra_key={**t_key, "distill": dcfg, "transfer": what}, **common)}
+        if part == "omitted":  # the control: the same transfer set with hard labels, no teacher
+            models["labels only"] = trained_model("ch03-student", ds, c2.dataset, s.student, s.student_train, seed,
+                                                  extra_key={"transfer": what}, **common)
+        models["teacher"] = teacher
+        for name, model in models.items():
+            rows.append({"seed": seed, "model": name, "transfer_size": len(idx),
+                         **_measure(model, ds, classes, shifts, focus)})
+    return {"dataset": ds.describe(), "class_names": list(ds.class_names), "shifts": list(shifts),
+            "classes": list(classes), "test_size": len(ds.test), "rows": rows}
+
+
+def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
+    """Train (or load) chapter 3's students and store their errors at every bias shift."""
+    s = settings(profile)
+    return {part: run_or_load(f"ch03-{part}", s, lambda part=part: _compute(s, device, part), profile=profile,
+                              seeds=s.seeds, device=device, recompute=recompute)
+            for part in ("omitted", "two-classes")}
+
+
+# ------------------------------------------------------------------------------ analyses
+def _index(shifts, value: float) -> int:
+    return int(np.argmin(np.abs(np.asarray(shifts) - value)))
+
+
+def before_after(result: StoredResult) -> pd.DataFrame:
+    """Per seed and model: test errors (overall and on the focus classes) at no shift and at the
+    shift chosen on validation."""
+    shifts = result.value["shifts"]
+    rows = []
+    for r in result.value["rows"]:
+        i0, i1 = _index(shifts, 0.0), _index(shifts, r["chosen_shift"])
+        rows.append({"seed": r["seed"], "model": r["model"], "shift": r["chosen_shift"],
+                     "errors before": r["test"]["errors"][i0], "errors after": r["test"]["errors"][i1],
+                     "class errors before": r["test"]["focus_errors"][i0],
+                     "class errors after": r["test"]["focus_errors"][i1], "class count": r["count_test"]})
+    return pd.DataFrame(rows)
+
+
+def summary(result: StoredResult) -> pd.DataFrame:
+    """:func:`before_after` as mean and std over seeds, one row per model."""
+    df = before_after(result).drop(columns="seed")
+    g = df.groupby("model", sort=False)
+    return g.mean().join(g.std(ddof=1).fillna(0.0).add_suffix("_std"))
+
+
+def test_curve(result: StoredResult, model: str = "distilled", key: str = "focus_errors") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(shifts, mean test errors over seeds, std) of ``model`` for ``key`` ('errors' or 'focus_errors')."""
+    arr = np.array([r["test"][key] for r in result.value["rows"] if r["model"] == model], dtype=float)
+    return np.asarray(result.value["shifts"]), arr.mean(0), arr.std(0, ddof=1) if len(arr) > 1 else np.zeros(arr.shape[1])
+
+
+def oracle_shift(result: StoredResult, model: str = "distilled") -> float:
+    """The shift that would minimise the *test* errors averaged over seeds (what tuning on test picks;
+    shown only to measure what choosing on validation costs)."""
+    shifts, mean, _ = test_curve(result, model, "errors")
+    return float(shifts[int(np.argmin(mean))])
+
+
+def ours_vs_paper_omitted(result: StoredResult) -> pd.DataFrame:
+    """The omitted-class numbers of the paper beside ours (mean over seeds)."""
+    m = summary(result).loc["distilled"]
+    name = result.value["class_names"][result.value["classes"][0]]
+    p = PAPER_OMITTED
+    rows = [
+        ("test errors, no shift", f"{p['errors']} / 10,000", f"{m['errors before']:.0f} / {result.value['test_size']:,}"),
+        ("errors on the omitted class, no shift", f"{p['class_errors']} of {p['class_count']} threes",
+         f"{m['class errors before']:.0f} of {m['class count']:.0f} ({name})"),
+        ("bias shift", f"+{p['shift']} (chosen on test)", f"+{m['shift']:.2f} (chosen on validation)"),
+        ("test errors after the shift", f"{p['errors_after']}", f"{m['errors after']:.0f}"),
+        ("errors on the omitted class after the shift", f"{p['class_errors_after']}", f"{m['class errors after']:.0f}"),
+    ]
+    return pd.DataFrame(rows, columns=["quantity", "paper (MNIST, no 3s)", "ours (mean over seeds)"])
+
+
+def ours_vs_paper_two(result: StoredResult) -> pd.DataFrame:
+    """The two-class transfer set's numbers of the paper beside ours (mean over seeds)."""
+    m = summary(result).loc["distilled"]
+    n = result.value["test_size"]
+    names = " and ".join(result.value["class_names"][c] for c in result.value["classes"])
+    rows = [
+        ("test error, no shift", f"{PAPER_TWO['error']}%", f"{100 * m['errors before'] / n:.1f}%"),
+        ("bias shift of the two classes", f"{PAPER_TWO['shift']} (chosen on test)",
+         f"{m['shift']:.2f} (chosen on validation)"),
+        ("test error after the shift", f"{PAPER_TWO['error_after']}%", f"{100 * m['errors after'] / n:.1f}%"),
+    ]
+    return pd.DataFrame(rows, columns=["quantity", "paper (only 7s and 8s)", f"ours (only {names})"])

@@ -1,0 +1,125 @@
+"""Chapters 2 and 3: the bias-shift analysis on worked examples, subsets, early stopping, tables."""
+
+import pytest
+import torch
+
+from kdbook.data import Split
+from kdbook.errors import ConfigError
+from kdbook.experiments import ch02_big_to_small as ch02
+from kdbook.experiments import ch03_unseen_class as ch03
+from kdbook.models import ModelConfig, build_model
+from kdbook.store import StoredResult, fit_or_load
+from kdbook.train import DistillConfig, TrainConfig, train
+
+
+def test_shift_curve_counts_errors_by_hand():
+    # three examples, three classes; class 2 is under-predicted by a margin of 1 and 3
+    logits = torch.tensor([[2.0, 0.0, 1.0],   # label 2: wrong until shift > 1
+                           [0.0, 3.0, 0.0],   # label 2: wrong until shift > 3
+                           [5.0, 0.0, 0.0]])  # label 0: becomes wrong when shift > 5
+    labels = torch.tensor([2, 2, 0])
+    curve = ch03.shift_curve(logits, labels, [2], [0.0, 1.5, 3.5, 6.0])
+    assert curve["errors"] == [2, 1, 0, 1]
+    assert curve["focus_errors"] == [2, 1, 0, 0]
+
+
+def test_shift_bias_moves_only_the_given_columns():
+    z = torch.zeros(2, 4)
+    out = ch03.shift_bias(z, (1, 3), -2.0)
+    assert out[:, [1, 3]].eq(-2).all() and out[:, [0, 2]].eq(0).all() and z.eq(0).all()
+
+
+def test_choose_shift_prefers_fewest_errors_then_smallest_size():
+    assert ch03.choose_shift([5, 3, 3, 4], [0.0, 1.0, 2.0, 3.0]) == 1.0
+    assert ch03.choose_shift([3, 9, 3], [-2.0, -1.0, 0.0]) == 0.0
+
+
+def test_small_subset_is_seeded_sorted_and_sized():
+    a, b = ch02.small_subset(1000, 0.03, seed=1), ch02.small_subset(1000, 0.03, seed=1)
+    assert torch.equal(a, b) and len(a) == 30 and torch.all(a[1:] > a[:-1])
+    assert not torch.equal(a, ch02.small_subset(1000, 0.03, seed=2))
+    assert len(ch02.small_subset(10, 0.001, seed=0)) == 1
+
+
+def test_weighting_labels():
+    assert ch02.weighting_label(DistillConfig(T=20, alpha=1.0)) == "soft only"
+    assert ch02.weighting_label(DistillConfig(T=20, alpha=0.9, scale_T2=False)) == "soft + 0.1 hard, no T²"
+
+
+def test_settings_reject_bad_values():
+    good = ch02.SETTINGS["smoke"]
+    with pytest.raises(ConfigError, match="sweep_seeds must be a subset"):
+        ch02.Settings(**{**good.__dict__, "sweep_seeds": (7,)})
+    with pytest.raises(ConfigError, match="early_stopping"):
+        ch02.Settings(**{**good.__dict__, "small_train": TrainConfig(epochs=2)})
+    with pytest.raises(ConfigError, match="T"):
+        ch03.Settings(**{**ch03.SETTINGS["smoke"].__dict__, "T": 0.0})
+
+
+def _toy(n=400, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, 2, 2, generator=g)
+    y = (x.flatten(1).sum(1) > 0).long()
+    return Split(x, y)
+
+
+def test_early_stopping_keeps_the_best_validation_epoch():
+    data, val = _toy(200), _toy(200, seed=1)
+    model = build_model(ModelConfig("mlp", (16,)), (1, 2, 2), 2, seed=0)
+    h = train(model, data, TrainConfig(epochs=6, batch_size=20, lr=0.5, early_stopping=True), val=val, progress=False)
+    accs = [e["val_accuracy"] for e in h.epochs]
+    assert h.best_epoch == 1 + max(range(len(accs)), key=lambda i: (accs[i], -i))
+    final = (model(val.x).argmax(-1) == val.y).float().mean().item()
+    assert final == pytest.approx(max(accs))
+
+
+def test_early_stopping_without_validation_is_an_error():
+    model = build_model(ModelConfig("mlp", (4,)), (1, 2, 2), 2, seed=0)
+    with pytest.raises(ConfigError, match="validation"):
+        train(model, _toy(20), TrainConfig(epochs=1, early_stopping=True), progress=False)
+
+
+def test_fit_or_load_keeps_the_history_with_the_model(tmp_path):
+    data, val = _toy(100), _toy(100, seed=1)
+
+    def fit(m):
+        return train(m, data, TrainConfig(epochs=2, batch_size=50), val=val, progress=False)
+
+    def build():
+        return build_model(ModelConfig("mlp", (4,)), (1, 2, 2), 2, seed=0)
+
+    _, cached, meta = fit_or_load("toy", {"k": 1}, build, fit, root=tmp_path)
+    _, cached2, meta2 = fit_or_load("toy", {"k": 1}, build, fit, root=tmp_path)
+    assert not cached and cached2
+    assert len(meta2["history"]["epochs"]) == 2 and meta2["history"] == meta["history"]
+
+
+def _main_doc():
+    rows = []
+    for seed, (t, sm, d) in enumerate([(60, 150, 80), (70, 140, 76), (65, 146, 72)]):
+        rows += [{"seed": seed, "model": "teacher", "errors": t, "accuracy": 1 - t / 1e4, "nll": 0.1, "ece": 0.01,
+                  "val_accuracy": 0.99},
+                 {"seed": seed, "model": "small net", "errors": sm, "accuracy": 1 - sm / 1e4, "nll": 0.2,
+                  "ece": 0.02, "val_accuracy": 0.98},
+                 {"seed": seed, "model": "distilled", "errors": d, "accuracy": 1 - d / 1e4, "nll": 0.1,
+                  "ece": 0.01, "val_accuracy": 0.99}]
+    return StoredResult({"rows": rows}, {}, {}, None, True)
+
+
+def test_main_table_and_gap_closed():
+    m = ch02.main_table(_main_doc())
+    assert m.loc["small net", "errors"] == pytest.approx(145.33333)
+    assert m.loc["teacher", "errors_std"] == pytest.approx(5.0)
+    per_seed = ch02.per_seed_errors(_main_doc())
+    assert list(per_seed.columns) == ["teacher", "small net", "distilled"] and per_seed.loc[2, "distilled"] == 72
+
+
+def test_before_after_uses_the_validation_choice():
+    doc = {"shifts": [0.0, 1.0, 2.0], "classes": [3], "class_names": list("abcdefghij"), "test_size": 100,
+           "rows": [{"seed": 0, "model": "distilled", "count_test": 10, "chosen_shift": 1.0,
+                     "val": {"errors": [9, 4, 6], "focus_errors": [8, 2, 0]},
+                     "test": {"errors": [10, 6, 5], "focus_errors": [9, 3, 0]}}]}
+    ba = ch03.before_after(StoredResult(doc, {}, {}, None, True))
+    row = ba.iloc[0]
+    assert (row["errors before"], row["errors after"], row["class errors before"], row["class errors after"]) == (10, 6, 9, 3)
+    assert ch03.oracle_shift(StoredResult(doc, {}, {}, None, True)) == 2.0
