@@ -202,6 +202,12 @@ def run_or_load(kind: str, config: Any, compute: Callable[[], dict], *, profile:
     return store.save(profile, kind, config, value, record)
 
 
+def model_path(kind: str, config: Any, root: Path | str | None = None) -> Path:
+    """Where the model of (kind, config) is cached; its training checkpoint sits beside it (.ckpt)."""
+    root = Path(root) if root is not None else _default_model_root()
+    return root / kind / f"{config_hash(kind, config)}.pt"
+
+
 def train_or_load(kind: str, config: Any, build: Callable[[], nn.Module],
                   fit: Callable[[nn.Module], Any], *, root: Path | str | None = None,
                   device: str | torch.device = "cpu") -> tuple[nn.Module, bool]:
@@ -218,8 +224,7 @@ def fit_or_load(kind: str, config: Any, build: Callable[[], nn.Module],
                 device: str | torch.device = "cpu") -> tuple[nn.Module, bool, dict]:
     """:func:`train_or_load` that also returns the run's metadata (training seconds, device and,
     when ``fit`` returns a history with ``to_dict()``, that history under 'history')."""
-    root = Path(root) if root is not None else _default_model_root()
-    path = root / kind / f"{config_hash(kind, config)}.pt"
+    path = model_path(kind, config, root)
     model = build().to(device)
     if path.is_file():
         try:

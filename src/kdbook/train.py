@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import augment as aug
+from . import checkpoint as ckpt
 from . import metrics
 from . import validate as v
 from .data import Split, batches
@@ -156,12 +158,14 @@ class History:
     epochs: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     best_epoch: int | None = None  # set by early stopping: the epoch whose weights were kept
+    resumed_at: int | None = None  # epochs already done when the run resumed from a checkpoint
 
     def column(self, key: str) -> list[float]:
         return [e[key] for e in self.epochs if key in e]
 
     def to_dict(self) -> dict:
-        return {"epochs": self.epochs, "seconds": self.seconds, "best_epoch": self.best_epoch}
+        return {"epochs": self.epochs, "seconds": self.seconds, "best_epoch": self.best_epoch,
+                "resumed_at": self.resumed_at}
 
 
 def progress_enabled() -> bool:
@@ -193,7 +197,8 @@ def evaluate(model: nn.Module | Teacher, split: Split) -> dict[str, float]:
 
 def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective = label_objective, *,
           teacher: Teacher | None = None, val: Split | None = None, name: str = "run",
-          progress: bool | None = None, teacher_logits: torch.Tensor | None = None) -> History:
+          progress: bool | None = None, teacher_logits: torch.Tensor | None = None,
+          checkpoint: Path | str | None = None) -> History:
     """Train ``model`` in place on ``data``; returns the per-epoch history.
 
     With a ``teacher`` (any callable from inputs to logits, used without gradients), its logits
@@ -201,6 +206,8 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
     same augmented inputs the student sees. ``teacher_logits`` (N, C), aligned with ``data``,
     give fixed targets instead of a teacher (e.g. a random forest's log-probabilities).
     With ``cfg.early_stopping`` the model ends with the weights of its best epoch on ``val``.
+    With a ``checkpoint`` path the run's state is saved there after every epoch, an existing
+    checkpoint is resumed from, and the file is removed when the run completes.
     """
     if cfg.early_stopping and val is None:
         raise ConfigError(f"{name}: early_stopping needs a validation split (val=...)")
@@ -222,8 +229,13 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
     history = History()
     show = progress_enabled() if progress is None else progress
     best: tuple[float, dict[str, torch.Tensor]] | None = None
-    start = time.perf_counter()
-    bar = tqdm(range(cfg.epochs), desc=name, disable=not show, leave=False)
+    resumed = ckpt.load_checkpoint(checkpoint, device) if checkpoint is not None else None
+    if resumed is not None:
+        done, best = ckpt.restore(resumed, model=model, optimizer=opt, scheduler=sched, generator=gen)
+        history = History(done["epochs"], done["seconds"], done.get("best_epoch"), len(done["epochs"]))
+    start = time.perf_counter() - history.seconds
+    first = len(history.epochs)
+    bar = tqdm(range(first, cfg.epochs), desc=name, disable=not show, leave=False, initial=first, total=cfg.epochs)
     for epoch in bar:
         model.train()
         sums: dict[str, torch.Tensor] = {}
@@ -250,10 +262,16 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
         if cfg.early_stopping and (best is None or record["val_accuracy"] > best[0]):
             best = (record["val_accuracy"], {k: t.detach().clone() for k, t in model.state_dict().items()})
             history.best_epoch = epoch + 1
+        if checkpoint is not None and epoch + 1 < cfg.epochs:
+            history.seconds = time.perf_counter() - start
+            ckpt.save_checkpoint(Path(checkpoint), model=model, optimizer=opt, scheduler=sched, generator=gen,
+                                 history=history.to_dict(), best=best)
         bar.set_postfix(loss=f"{record['loss']:.4f}",
                         **({"val": f"{record['val_accuracy']:.4f}"} if val is not None else {}))
     history.seconds = time.perf_counter() - start
     if best is not None:
         model.load_state_dict(best[1])
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)
     model.eval()
     return history

@@ -8,7 +8,7 @@ from torch import nn
 
 from ..data import Dataset, Split
 from ..models import ModelConfig, build_model
-from ..store import fit_or_load
+from ..store import fit_or_load, model_path
 from ..train import Objective, Teacher, TrainConfig, label_objective, train
 
 
@@ -40,18 +40,20 @@ def trained_run(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig, cf
                 teacher: Teacher | None = None, teacher_logits=None, extra_key: dict[str, Any] | None = None,
                 train_split: Split | None = None, track_val: bool = False) -> tuple[nn.Module, dict]:
     """:func:`trained_model` and its training history (per-epoch losses; validation accuracy when
-    ``track_val`` or early stopping is on), kept with the cached model."""
+    ``track_val`` or early stopping is on), kept with the cached model. The run checkpoints every
+    epoch beside the cache entry, so an interrupted run resumes where it stopped."""
     tcfg = with_seed(cfg, seed)
     key = {"dataset": dataset_key, "model": model, "train": tcfg, "train_limit": train_limit, **(extra_key or {})}
     if track_val:
         key["track_val"] = True
     data = ds.train if train_split is None else train_split
     val = ds.val if (track_val or tcfg.early_stopping) else None
+    checkpoint = model_path(kind, key).with_suffix(".ckpt")  # an interrupted run resumes from here
     trained, _, meta = fit_or_load(
         kind, key,
         build=lambda: build_model(model, ds.input_shape, ds.num_classes, seed=seed),
         fit=lambda m: train(m, data, tcfg, objective, teacher=teacher, teacher_logits=teacher_logits,
-                            val=val, name=f"{kind} seed {seed}"),
+                            val=val, name=f"{kind} seed {seed}", checkpoint=checkpoint),
         device=device)
     return trained, meta.get("history", {})
 
