@@ -14,23 +14,17 @@ from kdbook.store import REPO_ROOT
 NOTEBOOKS = [p.name for p in chapter_notebooks(REPO_ROOT)]
 
 
-@pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory):
-    """Execute every chapter in the smoke profile and build the site once for the session."""
-    out = tmp_path_factory.mktemp("book")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("KDBOOK_RESULTS", str(out / "results"))
-    mp.setenv("KDBOOK_CACHE", str(out / "cache"))
-    try:
-        report = build_book(profile="smoke", device="cpu", out=out, timeout=900)
-    finally:
-        mp.undo()
-    return out, report
-
-
 def test_toc_lists_notebooks():
     assert "ch01_soft_targets.ipynb" in NOTEBOOKS
     assert NOTEBOOKS[-1] == "appendix_reproducibility.ipynb"
+
+
+def test_every_chapter_installs_the_library_first_on_colab():
+    for name in NOTEBOOKS:
+        nb = nbformat.read(REPO_ROOT / "book" / name, as_version=4)
+        first = next(c for c in nb.cells if c.cell_type == "code")
+        assert "google.colab" in first.source and "%pip install" in first.source, name
+        assert "remove-cell" in first.metadata.get("tags", []), name
 
 
 def test_sources_have_no_outputs_and_a_parameters_cell():

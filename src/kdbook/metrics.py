@@ -46,7 +46,7 @@ def brier(probs: torch.Tensor, labels: torch.Tensor) -> float:
 def ece(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 10) -> float:
     """Expected calibration error with ``n_bins`` equal-width confidence bins on [0, 1].
 
-    ECE = sum_b (|B_b| / N) |acc(B_b) - conf(B_b)|; bin b holds confidences in (b/n, (b+1)/n],
+    ``ECE = sum_b (|B_b| / N) |acc(B_b) - conf(B_b)|``; bin b holds confidences in (b/n, (b+1)/n],
     the first bin also holds confidence 0.
     """
     conf, pred = probs.max(-1)

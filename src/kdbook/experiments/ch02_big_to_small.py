@@ -13,6 +13,7 @@ Four stored results, each computed only when missing (trained models are cached 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,7 @@ class Settings:
     teacher_train: TrainConfig
     student_width: int
     student_train: TrainConfig
+    distill_train: TrainConfig
     T: float
     seeds: tuple[int, ...]
     sweep_widths: tuple[int, ...]
@@ -72,6 +74,11 @@ class Settings:
             None if self.small_train.early_stopping else "small_train must use early_stopping",
         ], "ch02 settings")
 
+    @property
+    def small_distill_train(self) -> TrainConfig:
+        """The few-data soft-target run: ``small_train`` at the distillation learning rate."""
+        return dataclasses.replace(self.small_train, lr=self.distill_train.lr)
+
     def student(self, width: int) -> ModelConfig:
         """The unregularised small net of ``width`` units per hidden layer (two layers)."""
         return ModelConfig("mlp", (width, width))
@@ -95,21 +102,24 @@ SETTINGS: dict[str, Settings] = {
     "smoke": Settings(
         dataset="digits", teacher=ModelConfig("mlp", (256, 256), dropout=0.2),
         teacher_train=TrainConfig(epochs=20, batch_size=64, lr=0.05, augment="jitter", augment_px=1),
-        student_width=64, student_train=TrainConfig(epochs=10, batch_size=64, lr=0.05), T=20.0,
+        student_width=64, student_train=TrainConfig(epochs=10, batch_size=64, lr=0.05),
+        distill_train=TrainConfig(epochs=10, batch_size=64, lr=0.02), T=20.0,
         seeds=(0, 1), sweep_widths=(8, 64), sweep_temperatures=(1.0, 4.0, 20.0), sweep_seeds=(0,),
         weightings=_weightings(20.0), small_fraction=0.1,
         small_train=TrainConfig(epochs=30, batch_size=32, lr=0.05, early_stopping=True)),
     "full": Settings(
         dataset="fashion-mnist", teacher=_HINTON_TEACHER,
         teacher_train=TrainConfig(epochs=20, batch_size=128, lr=0.05, augment="jitter", augment_px=1),
-        student_width=800, student_train=TrainConfig(epochs=20, batch_size=128, lr=0.05), T=20.0,
+        student_width=800, student_train=TrainConfig(epochs=20, batch_size=128, lr=0.05),
+        distill_train=TrainConfig(epochs=20, batch_size=128, lr=0.01), T=20.0,
         seeds=(0, 1, 2), sweep_widths=(30, 300, 800), sweep_temperatures=(1.0, 2.0, 4.0, 8.0, 20.0),
         sweep_seeds=(0,), weightings=_weightings(20.0), small_fraction=0.03,
         small_train=TrainConfig(epochs=60, batch_size=64, lr=0.05, early_stopping=True)),
     "paper": Settings(
         dataset="mnist", teacher=ModelConfig("mlp", (1200, 1200), dropout=0.5, input_dropout=0.2),
         teacher_train=TrainConfig(epochs=60, batch_size=128, lr=0.05, augment="jitter", augment_px=2),
-        student_width=800, student_train=TrainConfig(epochs=60, batch_size=128, lr=0.05), T=20.0,
+        student_width=800, student_train=TrainConfig(epochs=60, batch_size=128, lr=0.05),
+        distill_train=TrainConfig(epochs=60, batch_size=128, lr=0.01), T=20.0,
         seeds=(0, 1, 2), sweep_widths=(30, 300, 800), sweep_temperatures=(1.0, 2.0, 3.0, 4.0, 8.0, 20.0),
         sweep_seeds=(0, 1, 2), weightings=_weightings(20.0), small_fraction=0.03,
         small_train=TrainConfig(epochs=100, batch_size=64, lr=0.05, early_stopping=True)),
@@ -149,7 +159,7 @@ class _Lab:
     def distilled(self, width: int, seed: int, dcfg: DistillConfig) -> torch.nn.Module:
         s = self.s
         _, logits = self.teacher(seed)
-        return trained_model("ch02-student", self.ds, s.dataset, s.student(width), s.student_train, seed,
+        return trained_model("ch02-student", self.ds, s.dataset, s.student(width), s.distill_train, seed,
                              device=self.device, train_limit=s.train_limit, objective=distill_objective(dcfg),
                              teacher_logits=logits, extra_key={**self.teacher_key(seed), "distill": dcfg})
 
@@ -220,13 +230,13 @@ def _small_data(lab: _Lab) -> dict:
         subset = ds.train.subset(idx.to(ds.train.x.device))
         _, logits = lab.teacher(seed)
         key = {"subset": {"fraction": s.small_fraction, "seed": seed, "size": len(idx)}}
-        runs = {"hard targets": ({}, None),
+        runs = {"hard targets": ({}, None, s.small_train),
                 "soft targets": ({**lab.teacher_key(seed), "distill": DistillConfig(T=s.T)},
-                                 logits[idx.to(logits.device)])}
-        for name, (extra, t_logits) in runs.items():
+                                 logits[idx.to(logits.device)], s.small_distill_train)}
+        for name, (extra, t_logits, tcfg) in runs.items():
             objective = distill_objective(DistillConfig(T=s.T)) if t_logits is not None else None
             kwargs = {"objective": objective, "teacher_logits": t_logits} if objective else {}
-            model, history = trained_run("ch02-small-data", ds, s.dataset, s.student(s.student_width), s.small_train,
+            model, history = trained_run("ch02-small-data", ds, s.dataset, s.student(s.student_width), tcfg,
                                          seed, device=lab.device, train_limit=s.train_limit, train_split=subset,
                                          extra_key={**key, **extra}, **kwargs)
             rows.append({"seed": seed, "model": name, "examples": len(idx), "best_epoch": history.get("best_epoch"),

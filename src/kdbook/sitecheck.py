@@ -1,0 +1,160 @@
+"""Check a built site the way a reader meets it: every page opened in headless Chromium.
+
+A page fails when the browser logs an error (a script that throws, a file that does not load),
+when an image is missing or cannot be decoded, or when an internal link or in-page anchor leads
+nowhere. Screenshots of chosen pages are saved for a human to look at (a CI artefact).
+
+Needs the Debian packages ``chromium`` and ``chromium-driver`` and the Python package
+``selenium``; no browser is downloaded.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urldefrag, urlparse
+
+CHROMIUM = os.environ.get("KDBOOK_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("KDBOOK_CHROMEDRIVER", "/usr/bin/chromedriver")
+
+_BROKEN_IMAGES_JS = """
+return Array.from(document.images)
+  .filter(im => !im.complete || im.naturalWidth === 0)
+  .map(im => im.getAttribute('src'));
+"""
+_LINKS_JS = "return Array.from(document.querySelectorAll('a[href]')).map(a => a.href);"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one page."""
+
+    page: str
+    kind: str  # 'console', 'image', 'link' or 'anchor'
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.page}: {self.kind}: {self.detail}"
+
+
+def browser_available() -> str | None:
+    """None when Chromium, its driver and selenium are all present, else what is missing."""
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not (Path(p).is_file() or shutil.which(p))]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("the selenium package")
+    return ", ".join(missing) or None
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:  # a browser closing a connection early
+        pass
+
+
+@contextmanager
+def serve(root: Path) -> Iterator[str]:
+    """Serve ``root`` over HTTP on a free localhost port for the duration of the block; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = _QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _driver(width: int = 1280, height: int = 1000):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                f"--window-size={width},{height}", "--disable-extensions"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+
+
+def site_pages(root: Path) -> list[str]:
+    """The reader-facing HTML pages under ``root`` (Sphinx's search and index pages excluded)."""
+    skip = {"search.html", "genindex.html", "py-modindex.html"}
+    return sorted(str(p.relative_to(root)) for p in Path(root).rglob("*.html")
+                  if p.name not in skip and "_static" not in p.parts and "_sources" not in p.parts)
+
+
+def _url_ok(url: str, cache: dict[str, bool]) -> bool:
+    if url not in cache:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                cache[url] = resp.status == 200
+        except (urllib.error.URLError, OSError):
+            cache[url] = False
+    return cache[url]
+
+
+def check_site(root: Path | str, pages: Sequence[str] | None = None, *,
+               screenshots: dict[str, Path] | None = None) -> list[Problem]:
+    """Open every page of the built site at ``root`` in headless Chromium; return what is wrong.
+
+    ``screenshots`` maps a page (path relative to ``root``) to the PNG file to save it to.
+    """
+    root = Path(root)
+    pages = list(pages) if pages is not None else site_pages(root)
+    problems: list[Problem] = []
+    checked: dict[str, bool] = {}
+    with serve(root) as base:
+        driver = _driver()
+        try:
+            for page in pages:
+                driver.get(base + page)
+                driver.execute_script("return document.readyState")
+                for entry in driver.get_log("browser"):
+                    if entry.get("level") == "SEVERE":
+                        problems.append(Problem(page, "console", entry.get("message", "")[:300]))
+                for src in driver.execute_script(_BROKEN_IMAGES_JS):
+                    problems.append(Problem(page, "image", f"{src} did not load"))
+                for href in driver.execute_script(_LINKS_JS):
+                    target, fragment = urldefrag(href)
+                    if not target.startswith(base):
+                        continue  # external links are not followed (no internet here)
+                    if not _url_ok(target, checked):
+                        problems.append(Problem(page, "link", f"{href} is broken"))
+                    elif fragment and target == base + page and not driver.execute_script(
+                            "return document.getElementById(arguments[0]) !== null", fragment):
+                        problems.append(Problem(page, "anchor", f"#{fragment} is not on the page"))
+                if screenshots and page in screenshots:
+                    Path(screenshots[page]).parent.mkdir(parents=True, exist_ok=True)
+                    driver.save_screenshot(str(screenshots[page]))
+        finally:
+            driver.quit()
+    return problems
+
+
+def describe(problems: Sequence[Problem]) -> str:
+    """One line per problem (or 'no problems')."""
+    return "\n".join(map(str, problems)) if problems else "no problems"
+
+
+def relative_page(url: str, base: str) -> str:
+    """The path of ``url`` relative to the served ``base``."""
+    return urlparse(url).path.removeprefix(urlparse(base).path)
