@@ -96,22 +96,34 @@ def test_fit_or_load_keeps_the_history_with_the_model(tmp_path):
 
 def _main_doc():
     rows = []
-    for seed, (t, sm, d) in enumerate([(60, 150, 80), (70, 140, 76), (65, 146, 72)]):
-        rows += [{"seed": seed, "model": "teacher", "errors": t, "accuracy": 1 - t / 1e4, "nll": 0.1, "ece": 0.01,
-                  "val_accuracy": 0.99},
-                 {"seed": seed, "model": "small net", "errors": sm, "accuracy": 1 - sm / 1e4, "nll": 0.2,
-                  "ece": 0.02, "val_accuracy": 0.98},
-                 {"seed": seed, "model": "distilled", "errors": d, "accuracy": 1 - d / 1e4, "nll": 0.1,
-                  "ece": 0.01, "val_accuracy": 0.99}]
-    return StoredResult({"rows": rows}, {}, {}, None, True)
+    regimes = {"all": [(60, 150, 80), (70, 140, 76), (65, 146, 72)],  # teacher clearly better
+               "few": [(100, 101, 99), (102, 99, 103), (98, 100, 101)]}  # no teacher advantage
+    for regime, per_seed in regimes.items():
+        for seed, (t, sm, d) in enumerate(per_seed):
+            common = {"regime": regime, "train_size": 100, "seed": seed, "nll": 0.1, "ece": 0.01, "val_accuracy": 0.9}
+            rows += [{**common, "model": "teacher", "errors": t, "accuracy": 1 - t / 1e4},
+                     {**common, "model": "small net", "errors": sm, "accuracy": 1 - sm / 1e4},
+                     {**common, "model": "distilled", "errors": d, "accuracy": 1 - d / 1e4}]
+    return StoredResult({"rows": rows, "regimes": list(regimes)}, {}, {}, None, True)
 
 
-def test_main_table_and_gap_closed():
-    m = ch02.main_table(_main_doc())
+def test_main_table_per_regime():
+    m = ch02.main_table(_main_doc())  # the first regime by default
     assert m.loc["small net", "errors"] == pytest.approx(145.33333)
     assert m.loc["teacher", "errors_std"] == pytest.approx(5.0)
+    assert ch02.main_table(_main_doc(), "few").loc["teacher", "errors"] == pytest.approx(100.0)
     per_seed = ch02.per_seed_errors(_main_doc())
     assert list(per_seed.columns) == ["teacher", "small net", "distilled"] and per_seed.loc[2, "distilled"] == 72
+
+
+def test_regime_headline_gap_closed_only_when_the_teacher_is_better():
+    h = ch02.regime_headline(_main_doc(), "all")
+    # errors: teacher 65, small 145.33, distilled 76 -> (145.33 - 76) / (145.33 - 65)
+    assert h["gap_closed"] == pytest.approx((145.3333 - 76) / (145.3333 - 65), rel=1e-4)
+    assert h["teacher_better"] and h["distilled_better_every_seed"]
+    assert h["distilled_vs_small"] == "fewer errors than"
+    few = ch02.regime_headline(_main_doc(), "few")
+    assert not few["teacher_better"] and few["distilled_vs_small"] == "about as many errors as"
 
 
 def test_before_after_uses_the_validation_choice():

@@ -135,12 +135,14 @@ def _measure(model, ds: Dataset, classes, shifts, focus) -> dict:
 
 def _compute(s: Settings, device: str, part: str) -> dict:
     c2 = s.ch02
-    ds = load_dataset(c2.dataset, device=device, train_limit=c2.train_limit)
+    regime = c2.regimes[0]  # chapter 2's teachers trained on all the data
+    ds = load_dataset(c2.dataset, device=device, train_limit=regime.train_limit)
     dcfg = DistillConfig(T=s.T)
     rows = []
     for seed in s.seeds:
-        teacher = freeze(ch02.teacher_model(c2, ds, seed, device))
-        t_key = {"teacher": {"model": c2.teacher, "train": with_seed(c2.teacher_train, seed)}}
+        teacher = freeze(ch02.teacher_model(c2, regime, ds, seed, device))
+        t_key = {"teacher": {"model": c2.teacher, "train": with_seed(regime.teacher_train, seed),
+                             "train_limit": regime.train_limit}}
         if part == "omitted":
             c = s.omitted_class
             transfer, idx = _transfer(ds.train, ds.train.y != c)
@@ -151,12 +153,12 @@ def _compute(s: Settings, device: str, part: str) -> dict:
             classes, shifts, focus, what = s.kept_classes, s.shifts_down, tuple(range(ds.num_classes)), \
                 f"only classes {list(s.kept_classes)}"
         t_logits = predict_logits(teacher, transfer.x)
-        common = dict(device=device, train_limit=c2.train_limit, train_split=transfer)
+        common = dict(device=device, train_limit=regime.train_limit, train_split=transfer)
         models = {"distilled": trained_model(
             "ch03-student", ds, c2.dataset, s.student, s.student_train, seed, objective=distill_objective(dcfg),
             teacher_logits=t_logits, extra_key={**t_key, "distill": dcfg, "transfer": what}, **common)}
         if part == "omitted":  # the control: the same transfer set with hard labels, no teacher
-            models["labels only"] = trained_model("ch03-student", ds, c2.dataset, s.student, c2.student_train, seed,
+            models["labels only"] = trained_model("ch03-student", ds, c2.dataset, s.student, regime.student_train, seed,
                                                   extra_key={"transfer": what}, **common)
         models["teacher"] = teacher
         for name, model in models.items():
