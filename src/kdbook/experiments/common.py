@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from torch import nn
@@ -56,6 +57,33 @@ def trained_run(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig, cf
                             val=val, name=f"{kind} seed {seed}", checkpoint=checkpoint),
         device=device)
     return trained, meta.get("history", {})
+
+
+def trained_members(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig, cfg: TrainConfig,
+                    seeds: Sequence[int], *, device: str = "cpu", train_limit: int | None = None,
+                    extra_key: dict[str, Any] | None = None) -> list[nn.Module]:
+    """Ensemble members of ``model`` trained on labels, one per seed, cached one by one like
+    :func:`trained_model`; the missing ones are trained together in one vectorised run
+    (:func:`kdbook.vectorized.train_members`), which gives the same members as one by one."""
+    from ..store import train_or_load
+    from ..vectorized import train_members
+
+    def key(seed: int) -> dict:
+        return {"dataset": dataset_key, "model": model, "train": with_seed(cfg, seed), "train_limit": train_limit,
+                "member": True, **(extra_key or {})}
+
+    missing = [s for s in seeds if not model_path(kind, key(s)).is_file()]
+    fresh: dict[int, nn.Module] = {}
+    if missing:
+        members, _ = train_members(model, ds.train, cfg, missing, ds.input_shape, ds.num_classes,
+                                   name=f"{kind} {len(missing)} members")
+        fresh = dict(zip(missing, members))
+
+    def copy_weights(seed: int):
+        return lambda m: m.load_state_dict(fresh[seed].state_dict())
+
+    return [train_or_load(kind, key(s), build=lambda s=s: build_model(model, ds.input_shape, ds.num_classes, seed=s),
+                          fit=copy_weights(s), device=device)[0] for s in seeds]
 
 
 def compare(a_mean: float, a_std: float, b_mean: float, b_std: float) -> str:

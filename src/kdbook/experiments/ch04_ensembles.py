@@ -1,0 +1,327 @@
+"""Chapter 4, ensembles, distilling an ensemble, and specialists (Hinton et al. 2015).
+
+Three stored results:
+
+* ``ch04-members``: test metrics of ensembles of N = 1..M independently seeded members, over
+  random resamplings of which members form the ensemble, combined by arithmetic and geometric
+  means of probabilities;
+* ``ch04-distill``: a student of the members' architecture distilled from the whole ensemble
+  (arithmetic or geometric soft targets), per student seed, and the share of the ensemble's gain
+  over a single member that it keeps;
+* ``ch04-specialists``: a generalist, clusters of confusable classes from the covariance of its
+  predictions, specialists with a dustbin class, and their KL-minimising combination.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import metrics
+from .. import specialists as sp
+from .. import validate as v
+from ..data import load_dataset
+from ..losses import combine_probs, probs_to_logits
+from ..models import ModelConfig
+from ..profiles import get_profile
+from ..store import StoredResult, run_or_load
+from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits, predict_probs, train
+from .common import trained_members, trained_model
+
+TITLE = "Ensembles, distilling an ensemble, and specialists"
+NOTEBOOK = "ch04_ensembles.ipynb"
+
+#: Hinton et al. (2015), speech (frame accuracy %): baseline, 10-model ensemble, distilled single model.
+PAPER_SPEECH = {"single model": 58.9, "ensemble of 10": 61.1, "distilled": 60.8}
+#: Hinton et al. (2015), JFT: conditional test accuracy of the baseline vs with 61 specialists (%).
+PAPER_JFT = {"generalist": 43.1, "with specialists": 45.9}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Chapter 4's models and sizes for one profile."""
+
+    dataset: str
+    member: ModelConfig
+    member_train: TrainConfig
+    n_members: int
+    resamples: int
+    student_train: TrainConfig
+    T: float
+    student_seeds: tuple[int, ...]
+    n_clusters: int
+    specialist_train: TrainConfig
+    top_n: int
+    combine_steps: int = 200
+    train_limit: int | None = None
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        v.raise_if([
+            v.positive_int("n_members", self.n_members),
+            None if self.n_members >= 2 else "n_members must be at least 2",
+            v.positive_int("resamples", self.resamples),
+            v.positive("T", self.T),
+            v.seeds("student_seeds", self.student_seeds),
+            v.positive_int("n_clusters", self.n_clusters),
+            v.positive_int("top_n", self.top_n),
+            v.positive_int("combine_steps", self.combine_steps),
+        ], "ch04 settings")
+
+    @property
+    def member_seeds(self) -> list[int]:
+        return list(range(100, 100 + self.n_members))
+
+
+SETTINGS: dict[str, Settings] = {
+    "smoke": Settings(
+        dataset="digits", member=ModelConfig("mlp", (32,)),
+        member_train=TrainConfig(epochs=6, batch_size=64, lr=0.05), n_members=4, resamples=4,
+        student_train=TrainConfig(epochs=6, batch_size=64, lr=0.05), T=4.0, student_seeds=(0,),
+        n_clusters=4, specialist_train=TrainConfig(epochs=4, batch_size=64, lr=0.02), top_n=1, combine_steps=50),
+    # Members: 2x300 MLPs without regularisation, 15 epochs (trained together, vectorised).
+    # T = 4 and the students' lr 0.02 keep pure distillation stable (chapter 8 saw collapses at 0.05).
+    "full": Settings(
+        dataset="fashion-mnist", member=ModelConfig("mlp", (300, 300)),
+        member_train=TrainConfig(epochs=15, batch_size=128, lr=0.05), n_members=12, resamples=20,
+        student_train=TrainConfig(epochs=15, batch_size=128, lr=0.02), T=4.0, student_seeds=(0, 1, 2),
+        n_clusters=4, specialist_train=TrainConfig(epochs=8, batch_size=128, lr=0.01), top_n=1),
+    "paper": Settings(
+        dataset="cifar100", member=ModelConfig("cnn", (64, 128, 256)),
+        member_train=TrainConfig(epochs=60, batch_size=128, lr=0.05, augment="crop_flip", augment_px=4,
+                                 weight_decay=5e-4), n_members=12, resamples=20,
+        student_train=TrainConfig(epochs=60, batch_size=128, lr=0.02, weight_decay=5e-4), T=4.0,
+        student_seeds=(0, 1, 2), n_clusters=20,
+        specialist_train=TrainConfig(epochs=10, batch_size=128, lr=0.01), top_n=1),
+}
+
+
+def settings(profile: str) -> Settings:
+    """Chapter 4's settings for ``profile`` (validated)."""
+    get_profile(profile)
+    return SETTINGS[profile]
+
+
+# ------------------------------------------------------------------------------ computations
+def _summary(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    return {"accuracy": metrics.accuracy(probs, labels), "nll": metrics.nll(probs, labels),
+            "ece": metrics.ece(probs, labels)}
+
+
+def ensemble_curve(member_probs: torch.Tensor, labels: torch.Tensor, resamples: int, seed: int = 0,
+                   method: str = "arithmetic") -> list[dict]:
+    """Metrics of ensembles of N = 1..M members (M = ``member_probs.shape[0]``), for up to
+    ``resamples`` random subsets of members per N (all of them when there are fewer)."""
+    M = member_probs.shape[0]
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for n in range(1, M + 1):
+        n_subsets = min(resamples, math.comb(M, n))
+        seen: set[tuple[int, ...]] = set()
+        while len(seen) < n_subsets:
+            seen.add(tuple(sorted(torch.randperm(M, generator=g)[:n].tolist())))
+        for subset in sorted(seen):
+            probs = combine_probs(member_probs[list(subset)], method)
+            rows.append({"n": n, "members": list(subset), "method": method, **_summary(probs, labels)})
+    return rows
+
+
+def _members_part(s: Settings, device: str) -> dict:
+    ds = load_dataset(s.dataset, device=device, train_limit=s.train_limit)
+    members = trained_members("ch04-member", ds, s.dataset, s.member, s.member_train, s.member_seeds,
+                              device=device, train_limit=s.train_limit)
+    probs = torch.stack([predict_probs(m, ds.test.x) for m in members]).cpu()
+    rows = []
+    for method in ("arithmetic", "geometric"):
+        rows += ensemble_curve(probs, ds.test.y.cpu(), s.resamples, method=method)
+    singles = [{"seed": seed, **_summary(p, ds.test.y.cpu())} for seed, p in zip(s.member_seeds, probs)]
+    return {"dataset": ds.describe(), "rows": rows, "members": singles}
+
+
+def _distill_part(s: Settings, device: str) -> dict:
+    ds = load_dataset(s.dataset, device=device, train_limit=s.train_limit)
+    members = trained_members("ch04-member", ds, s.dataset, s.member, s.member_train, s.member_seeds,
+                              device=device, train_limit=s.train_limit)
+    train_probs = torch.stack([predict_probs(m, ds.train.x) for m in members])
+    test_probs = torch.stack([predict_probs(m, ds.test.x) for m in members])
+    member_key = {"members": {"model": s.member, "train": s.member_train, "seeds": s.member_seeds}}
+    dcfg = DistillConfig(T=s.T)
+    rows = []
+    for method in ("arithmetic", "geometric"):
+        targets = probs_to_logits(combine_probs(train_probs, method))
+        ens_test = combine_probs(test_probs, method)
+        rows.append({"model": f"ensemble ({method})", "method": method, "seed": None,
+                     **_summary(ens_test, ds.test.y)})
+        for seed in s.student_seeds:
+            student = trained_model("ch04-student", ds, s.dataset, s.member, s.student_train, seed, device=device,
+                                    train_limit=s.train_limit, objective=distill_objective(dcfg),
+                                    teacher_logits=targets,
+                                    extra_key={**member_key, "combine": method, "distill": dcfg})
+            probs = predict_probs(student, ds.test.x)
+            rows.append({"model": f"student of the {method} ensemble", "method": method, "seed": seed,
+                         "agreement": metrics.agreement(ens_test, probs), **_summary(probs, ds.test.y)})
+    singles = [_summary(p, ds.test.y) for p in test_probs]
+    return {"rows": rows, "member_accuracy": [r["accuracy"] for r in singles],
+            "member_nll": [r["nll"] for r in singles], "T": s.T}
+
+
+def _specialists_part(s: Settings, device: str) -> dict:
+    ds = load_dataset(s.dataset, device=device, train_limit=s.train_limit)
+    generalist = trained_members("ch04-member", ds, s.dataset, s.member, s.member_train, s.member_seeds[:1],
+                                 device=device, train_limit=s.train_limit)[0]
+    train_probs = predict_probs(generalist, ds.train.x)
+    clusters = sp.confusable_clusters(train_probs.cpu(), s.n_clusters, seed=0)
+    subsets = [c for c in clusters if len(c) >= 2]
+    C = ds.num_classes
+    spec_test, spec_val, info = [], [], []
+    for k, subset in enumerate(subsets):
+        split, oversampling = sp.specialist_split(ds.train, subset, C, seed=k)
+        model = sp.specialist_from_generalist(generalist, subset)
+        history = train(model, split, s.specialist_train, name=f"specialist {subset}")
+        model.eval()
+        for target, data in ((spec_test, ds.test), (spec_val, ds.val)):
+            target.append(sp.dustbin_corrected(predict_logits(model, data.x), oversampling).softmax(-1))
+        info.append({"classes": subset, "train_size": len(split), "oversampling": oversampling,
+                     "train_seconds": history.seconds})
+    out = {"dataset": ds.describe(), "class_names": list(ds.class_names), "clusters": clusters,
+           "specialists": info, "top_n": s.top_n,
+           "covariance": sp.prediction_covariance(train_probs).round(6).tolist()}
+    for name, data, spec in (("test", ds.test, spec_test), ("val", ds.val, spec_val)):
+        pg = predict_probs(generalist, data.x)
+        active = sp.active_specialists(pg, subsets, s.top_n) if subsets else torch.zeros(len(pg), 0, dtype=torch.bool)
+        q = sp.combine_with_specialists(pg, spec, subsets, active, steps=s.combine_steps) if subsets else pg
+        covered = torch.isin(data.y, torch.tensor([c for sub in subsets for c in sub] or [-1], device=data.y.device))
+        out[name] = {
+            "generalist": _summary(pg, data.y), "combined": _summary(q, data.y),
+            "generalist_on_covered": metrics.accuracy(pg[covered], data.y[covered]) if covered.any() else float("nan"),
+            "combined_on_covered": metrics.accuracy(q[covered], data.y[covered]) if covered.any() else float("nan"),
+            "covered": int(covered.sum()), "active_rate": float(active.any(-1).float().mean()) if subsets else 0.0,
+            "per_specialist": [
+                {"classes": sub,
+                 "generalist": metrics.accuracy(pg[m], data.y[m]), "combined": metrics.accuracy(q[m], data.y[m]),
+                 "count": int(m.sum())}
+                for sub in subsets
+                for m in [torch.isin(data.y, torch.tensor(sub, device=data.y.device))]],
+        }
+    return out
+
+
+_PARTS = {"ch04-members": _members_part, "ch04-distill": _distill_part, "ch04-specialists": _specialists_part}
+
+
+def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
+    """Train (or load) chapter 4's members, students and specialists, and store the measurements."""
+    s = settings(profile)
+    return {kind.removeprefix("ch04-"): run_or_load(kind, s, lambda part=part: part(s, device), profile=profile,
+                                                     seeds=s.member_seeds, device=device, recompute=recompute)
+            for kind, part in _PARTS.items()}
+
+
+# ------------------------------------------------------------------------------ analyses
+def curve_table(result: StoredResult, method: str = "arithmetic") -> pd.DataFrame:
+    """Mean and std over resamplings of accuracy, NLL and ECE for each ensemble size N."""
+    df = pd.DataFrame(result.value["rows"])
+    df = df[df["method"] == method]
+    g = df.groupby("n")[["accuracy", "nll", "ece"]]
+    out = g.mean().join(g.std(ddof=1).fillna(0.0).add_suffix("_std"))
+    out["subsets"] = df.groupby("n").size()
+    return out
+
+
+def saturation(table: pd.DataFrame, share: float = 0.9) -> int:
+    """Smallest N whose mean accuracy gain over N = 1 reaches ``share`` of the largest N's gain."""
+    gain = table["accuracy"] - table["accuracy"].iloc[0]
+    total = gain.iloc[-1]
+    if total <= 0:
+        return int(table.index[-1])
+    return int(gain.index[np.argmax(gain.to_numpy() >= share * total)])
+
+
+def distill_table(result: StoredResult) -> pd.DataFrame:
+    """Ensembles and their students: accuracy, NLL, ECE and agreement, mean and std over student seeds."""
+    df = pd.DataFrame(result.value["rows"])
+    cols = [c for c in ("accuracy", "nll", "ece", "agreement") if c in df]
+    g = df.groupby("model", sort=False)[cols]
+    return g.mean().join(g.std(ddof=1).fillna(0.0).add_suffix("_std"))
+
+
+def retained(result: StoredResult, method: str = "arithmetic") -> tuple[float, float, np.ndarray]:
+    """Share of the ensemble's accuracy gain over the mean single member that the student keeps:
+    (mean, std over student seeds, per-seed values)."""
+    df = pd.DataFrame(result.value["rows"])
+    single = float(np.mean(result.value["member_accuracy"]))
+    ens = float(df[df["model"] == f"ensemble ({method})"]["accuracy"].iloc[0])
+    students = df[df["model"] == f"student of the {method} ensemble"]["accuracy"].to_numpy(dtype=float)
+    # a share of the gain only means something when there is a gain
+    shares = (students - single) / (ens - single) if ens > single else np.full(len(students), np.nan)
+    return float(shares.mean()), float(shares.std(ddof=1)) if len(shares) > 1 else 0.0, shares
+
+
+def cluster_names(result: StoredResult) -> list[str]:
+    """Each confusable-class cluster as a readable list of class names."""
+    names = result.value["class_names"]
+    return [", ".join(names[c] for c in cl) for cl in result.value["clusters"]]
+
+
+def specialist_table(result: StoredResult, split: str = "test") -> pd.DataFrame:
+    """Accuracy (%) of the generalist alone and combined with the specialists, overall, on the
+    classes the specialists cover, and per specialist."""
+    names = result.value["class_names"]
+    r = result.value[split]
+    rows = [{"examples": "all test examples" if split == "test" else "all", "count": None,
+             "generalist": 100 * r["generalist"]["accuracy"], "with specialists": 100 * r["combined"]["accuracy"]},
+            {"examples": "classes with a specialist", "count": r["covered"],
+             "generalist": 100 * r["generalist_on_covered"], "with specialists": 100 * r["combined_on_covered"]}]
+    for p in r["per_specialist"]:
+        rows.append({"examples": "specialist: " + ", ".join(names[c] for c in p["classes"]), "count": p["count"],
+                     "generalist": 100 * p["generalist"], "with specialists": 100 * p["combined"]})
+    df = pd.DataFrame(rows).set_index("examples")
+    df["change"] = df["with specialists"] - df["generalist"]
+    return df
+
+
+def headline(members: StoredResult, distill: StoredResult, specs: StoredResult) -> dict[str, float | str]:
+    """The chapter's findings as numbers."""
+    arith, geo = curve_table(members, "arithmetic"), curve_table(members, "geometric")
+    d = distill_table(distill)
+    keep, keep_sd, _ = retained(distill, "arithmetic")
+    keep_g, keep_g_sd, _ = retained(distill, "geometric")
+    single = float(np.mean(distill.value["member_accuracy"]))
+    st = specialist_table(specs)
+    return {
+        "single_acc": 100 * arith["accuracy"].iloc[0], "single_acc_std": 100 * arith["accuracy_std"].iloc[0],
+        "ens_acc": 100 * arith["accuracy"].iloc[-1], "n_max": int(arith.index[-1]),
+        "ens_gain": 100 * (arith["accuracy"].iloc[-1] - arith["accuracy"].iloc[0]),
+        "ens_nll_single": arith["nll"].iloc[0], "ens_nll": arith["nll"].iloc[-1],
+        "ens_ece_single": arith["ece"].iloc[0], "ens_ece": arith["ece"].iloc[-1],
+        "saturation_n": saturation(arith), "geo_minus_arith": 100 * (geo["accuracy"].iloc[-1] - arith["accuracy"].iloc[-1]),
+        "student_acc": 100 * d.loc["student of the arithmetic ensemble", "accuracy"],
+        "student_acc_std": 100 * d.loc["student of the arithmetic ensemble", "accuracy_std"],
+        "student_geo_acc": 100 * d.loc["student of the geometric ensemble", "accuracy"],
+        "retained": keep, "retained_std": keep_sd, "retained_geo": keep_g, "retained_geo_std": keep_g_sd,
+        "member_mean_acc": 100 * single,
+        "paper_retained": (60.8 - 58.9) / (61.1 - 58.9),
+        "spec_covered_gen": st.loc["classes with a specialist", "generalist"],
+        "spec_covered_comb": st.loc["classes with a specialist", "with specialists"],
+        "spec_all_gen": st.iloc[0]["generalist"], "spec_all_comb": st.iloc[0]["with specialists"],
+        "n_specialists": len(specs.value["specialists"]),
+    }
+
+
+def ours_vs_paper(h: dict) -> pd.DataFrame:
+    """Hinton et al.'s ensemble, distillation and specialist numbers beside ours."""
+    rows = [
+        ("single model (accuracy %)", "58.9 (speech frames)", f"{h['single_acc']:.2f} ± {h['single_acc_std']:.2f}"),
+        ("ensemble (accuracy %)", "61.1 (10 models)", f"{h['ens_acc']:.2f} ({h['n_max']} models)"),
+        ("one student distilled from the ensemble", "60.8", f"{h['student_acc']:.2f} ± {h['student_acc_std']:.2f}"),
+        ("share of the ensemble's gain kept by the student", f"{100 * h['paper_retained']:.0f}%",
+         f"{100 * h['retained']:.0f}% ± {100 * h['retained_std']:.0f}%" if h["retained"] == h["retained"]
+         else "n/a: the ensemble is not better than a single member"),
+        ("specialists: accuracy on their classes (%)", "43.1 -> 45.9 (JFT, conditional)",
+         f"{h['spec_covered_gen']:.2f} -> {h['spec_covered_comb']:.2f} ({h['n_specialists']} specialists)"),
+    ]
+    return pd.DataFrame(rows, columns=["quantity", "paper", "ours"])

@@ -1,0 +1,104 @@
+"""Chapter 4: ensemble curves, the specialists' pieces on worked examples, the retained share."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from kdbook.data import Split
+from kdbook.experiments import ch04_ensembles as ch04
+from kdbook import specialists as sp
+from kdbook.models import ModelConfig, build_model
+from kdbook.store import StoredResult
+
+
+def test_ensemble_curve_sizes_and_subset_counts():
+    probs = torch.softmax(torch.randn(4, 50, 3, generator=torch.Generator().manual_seed(0)), -1)
+    labels = torch.randint(0, 3, (50,), generator=torch.Generator().manual_seed(1))
+    rows = ch04.ensemble_curve(probs, labels, resamples=3)
+    counts = {n: sum(r["n"] == n for r in rows) for n in range(1, 5)}
+    assert counts == {1: 3, 2: 3, 3: 3, 4: 1}  # C(4,4) = 1 subset only
+    assert all(len(set(r["members"])) == r["n"] for r in rows)
+
+
+def test_ensemble_of_complementary_members_beats_them():
+    # two members each right on a different half, confidently wrong elsewhere... but less so
+    labels = torch.tensor([0, 0, 1, 1])
+    a = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
+    b = torch.tensor([[0.4, 0.6], [0.4, 0.6], [0.1, 0.9], [0.1, 0.9]])
+    rows = ch04.ensemble_curve(torch.stack([a, b]), labels, resamples=5)
+    acc = {r["n"]: r["accuracy"] for r in rows if r["n"] == 2}
+    assert acc[2] == 1.0 and all(r["accuracy"] == 0.5 for r in rows if r["n"] == 1)
+
+
+def test_relabel_and_merge():
+    y = torch.tensor([0, 3, 5, 3, 9])
+    assert sp.relabel(y, [3, 5], 10).tolist() == [2, 0, 1, 0, 2]
+    q = torch.tensor([[0.1, 0.2, 0.3, 0.4]])
+    assert torch.allclose(sp.merge_to_specialist(q, [1, 3]), torch.tensor([[0.2, 0.4, 0.4]]))
+
+
+def test_specialist_split_is_half_special_and_reports_oversampling():
+    y = torch.arange(100) % 10  # 10 examples per class
+    split = Split(torch.zeros(100, 1, 1, 1), y)
+    sub, over = sp.specialist_split(split, [2, 7], 10, seed=0)
+    assert len(sub) == 40 and (sub.y < 2).sum() == 20 and (sub.y == 2).sum() == 20
+    assert over == pytest.approx(0.5 / 0.2)
+
+
+def test_combination_keeps_the_generalist_when_specialists_agree():
+    pg = torch.tensor([[0.5, 0.3, 0.2], [0.2, 0.2, 0.6]])
+    pm = sp.merge_to_specialist(pg, [0, 1])  # a specialist that says exactly what the generalist says
+    q = sp.combine_with_specialists(pg, [pm], [[0, 1]], torch.tensor([[True], [False]]), steps=300)
+    assert torch.allclose(q, pg, atol=1e-4)
+
+
+def test_combination_moves_mass_within_the_specialists_classes():
+    pg = torch.tensor([[0.45, 0.45, 0.10]])
+    pm = torch.tensor([[0.85, 0.05, 0.10]])  # specialist on classes 0, 1: confident it is 0; dustbin 0.1
+    q = sp.combine_with_specialists(pg, [pm], [[0, 1]], torch.tensor([[True]]), steps=500)
+    assert q[0, 0] > 0.6 > q[0, 1] and q.sum().item() == pytest.approx(1.0, abs=1e-6)
+    # the objective at q is below its value at the generalist's distribution
+    def objective(dist):
+        kl = lambda p, r: (p * (p / r).log()).sum()
+        return kl(pg[0], dist[0]) + kl(pm[0], sp.merge_to_specialist(dist, [0, 1])[0])
+    assert objective(q) < objective(pg)
+
+
+def test_dustbin_correction_adds_log_oversampling():
+    z = torch.zeros(2, 3)
+    out = sp.dustbin_corrected(z, 2.5)
+    assert out[:, -1].tolist() == pytest.approx([math.log(2.5)] * 2) and out[:, :2].eq(0).all()
+
+
+def test_specialist_starts_from_the_generalist():
+    g = build_model(ModelConfig("mlp", (8,)), (1, 2, 2), 4, seed=0)
+    spec = sp.specialist_from_generalist(g, [1, 3])
+    x = torch.randn(5, 1, 2, 2)
+    with torch.no_grad():
+        full, part = g(x), spec(x)
+    assert part.shape == (5, 3) and torch.allclose(part[:, :2], full[:, [1, 3]])
+
+
+def test_confusable_clusters_group_classes_predicted_together():
+    g = torch.Generator().manual_seed(0)
+    # classes 0/1 share mass, classes 2/3 share mass
+    a = torch.rand(200, generator=g)
+    b = torch.rand(200, generator=g)
+    first = torch.rand(200, generator=g) < 0.5
+    probs = torch.zeros(200, 4)
+    probs[first, 0], probs[first, 1] = a[first], 1 - a[first]
+    probs[~first, 2], probs[~first, 3] = b[~first], 1 - b[~first]
+    assert sp.confusable_clusters(probs, 2) == [[0, 1], [2, 3]]
+
+
+def test_retained_share_and_no_gain():
+    doc = {"member_accuracy": [0.80, 0.82],
+           "rows": [{"model": "ensemble (arithmetic)", "accuracy": 0.85, "seed": None},
+                    {"model": "student of the arithmetic ensemble", "accuracy": 0.83, "seed": 0},
+                    {"model": "student of the arithmetic ensemble", "accuracy": 0.84, "seed": 1}]}
+    mean, sd, shares = ch04.retained(StoredResult(doc, {}, {}, None, True))
+    assert shares.tolist() == pytest.approx([2 / 4, 3 / 4]) and mean == pytest.approx(0.625)
+    doc["rows"][0]["accuracy"] = 0.80
+    assert np.isnan(ch04.retained(StoredResult(doc, {}, {}, None, True))[0])
