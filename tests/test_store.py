@@ -110,3 +110,16 @@ def test_provenance_counts_models_trained_and_loaded(tmp_path):
     assert first.provenance["models"]["count"] == 1 and first.provenance["models"]["loaded_from_cache"] == 0
     assert second.provenance["models"]["loaded_from_cache"] == 1
     assert "trained earlier" in second.describe()
+
+
+def test_nothing_in_the_library_unpickles_arbitrary_objects():
+    """Every torch.load in the library passes weights_only=True, and nothing imports pickle."""
+    import re
+
+    from kdbook.store import REPO_ROOT
+
+    for path in (REPO_ROOT / "src" / "kdbook").rglob("*.py"):
+        text = path.read_text()
+        for call in re.finditer(r"torch\.load\(([^)]*)\)", text):
+            assert "weights_only=True" in call.group(1), f"{path.name}: {call.group(0)}"
+        assert not re.search(r"^\s*(import pickle|from pickle|import dill|import joblib)", text, re.M), path.name
