@@ -110,3 +110,21 @@ def bars(labels: Sequence[str], values: Sequence[float], *, ylabel: str, errors:
         if title:
             ax.set_title(title)
     return fig
+
+
+def heatmap(matrix, *, row_labels: Sequence[str], col_labels: Sequence[str], title: str = "",
+            cmap: str = "RdBu_r", vmin: float | None = None, vmax: float | None = None, label: str = "",
+            colorbar: bool = True, ax=None) -> Figure:
+    """A matrix as coloured cells with labelled rows and columns (and a colour bar)."""
+    with plt.rc_context(STYLE):
+        fig, ax = _target(ax)
+        m = np.asarray(matrix, dtype=float)
+        im = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+        ax.set_xticks(range(m.shape[1]), labels=list(col_labels))
+        ax.set_yticks(range(m.shape[0]), labels=list(row_labels))
+        ax.grid(False)
+        if title:
+            ax.set_title(title)
+        if colorbar:
+            fig.colorbar(im, ax=ax, label=label, shrink=0.9)
+    return fig

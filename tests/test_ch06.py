@@ -1,0 +1,136 @@
+"""Chapter 6: the multi-view generator and patch learner on worked examples, and the chapter's run."""
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from kdbook import multiview as mv
+from kdbook.errors import ConfigError
+from kdbook.experiments import ch06_multiview as ch06
+
+CFG = mv.MultiViewData(num_classes=4, views=2, dim=16, patches=10, feature_patches=2, single_view_fraction=0.5,
+                       off_class_features=1, off_class_weight=0.3, noise_std=0.0)
+
+
+def test_features_are_orthonormal():
+    F = mv.feature_directions(CFG).reshape(-1, CFG.dim)
+    assert torch.allclose(F @ F.T, torch.eye(len(F)), atol=1e-5)
+
+
+def test_examples_hold_their_views_in_disjoint_patches():
+    F = mv.feature_directions(CFG)
+    data = mv.sample(CFG, 200, F, seed=1)
+    assert data.x.shape == (200, CFG.patches, CFG.dim)
+    proj = torch.einsum("npd,kvd->npkv", data.x, F)  # (n, P, classes, views)
+    # without Gaussian noise, a patch holds at most one feature
+    assert int(((proj.abs() > 1e-5).flatten(2).sum(-1) > 1).sum()) == 0
+    # each present feature sits in exactly feature_patches patches with one weight
+    for i in range(200):
+        y = int(data.y[i])
+        w = proj[i, :, y, :]  # (P, views)
+        for j in range(CFG.views):
+            nz = w[:, j][w[:, j].abs() > 1e-5]
+            assert len(nz) == CFG.feature_patches and torch.allclose(nz, nz[0].expand_as(nz))
+            faint = bool(data.single[i]) and j != int(data.strong_view[i])
+            if faint:
+                assert nz[0].item() == pytest.approx(CFG.faint_weight, abs=1e-5)
+            else:
+                assert 0.8 - 1e-5 <= nz[0].item() <= 1.2 + 1e-5
+    assert 0.35 < data.single.float().mean() < 0.65
+    assert (data.strong_view[~data.single] == -1).all()
+
+
+def test_sample_is_deterministic_per_seed():
+    F = mv.feature_directions(CFG)
+    a, b, c = mv.sample(CFG, 50, F, seed=3), mv.sample(CFG, 50, F, seed=3), mv.sample(CFG, 50, F, seed=4)
+    assert torch.equal(a.x, b.x) and not torch.equal(a.x, c.x)
+
+
+def test_smoothed_relu_values_and_smoothness():
+    rho, q = 0.5, 3
+    z = torch.tensor([-1.0, 0.0, rho / 2, rho, 2.0])
+    out = mv.smoothed_relu(z, q, rho)
+    expected = [0.0, 0.0, (rho / 2) ** 3 / (3 * rho ** 2), rho / 3, 2.0 - rho + rho / 3]
+    assert out.tolist() == pytest.approx(expected, abs=1e-6)
+    # value and slope continuous at the threshold
+    zz = torch.tensor([rho - 1e-4, rho + 1e-4], requires_grad=True)
+    y = mv.smoothed_relu(zz, q, rho)
+    (g,) = torch.autograd.grad(y.sum(), zz)
+    assert abs(y[1] - y[0]) < 1e-3 and g.tolist() == pytest.approx([1.0, 1.0], abs=1e-3)
+
+
+def test_stacked_nets_train_as_if_alone():
+    net = mv.PatchNetConfig(channels=2, q=3, threshold=0.5, init_std=0.05)
+    cfg = replace(CFG, noise_std=0.05)
+    F = mv.feature_directions(cfg)
+    data = mv.sample(cfg, 80, F, seed=1)
+    gd = mv.GDConfig(steps=15, lr=1.0)
+    both, _ = mv.fit(mv.init_weights(net, cfg, [0, 1]), data, net, gd)
+    alone, _ = mv.fit(mv.init_weights(net, cfg, [1]), data, net, gd)
+    assert torch.allclose(both[1], alone[0], atol=1e-5)
+
+
+def test_training_learns_the_views():
+    net = mv.PatchNetConfig(channels=2, q=3, threshold=0.5, init_std=0.05)
+    cfg = replace(CFG, noise_std=0.05, single_view_fraction=0.0)
+    F = mv.feature_directions(cfg)
+    train, test = mv.sample(cfg, 200, F, seed=1), mv.sample(cfg, 200, F, seed=2)
+    w, losses = mv.fit(mv.init_weights(net, cfg, [0]), train, net, mv.GDConfig(steps=150, lr=2.0))
+    assert losses[-1] < 0.2 * losses[0]
+    assert mv.accuracy_by_kind(mv.probs(w, test.x, net)[0], test)["multi-view"] > 0.95
+    # every class has learned at least one of its views
+    assert mv.learned_views(mv.view_alignment(w, F), net.threshold)[0].any(-1).all()
+
+
+def test_view_alignment_on_hand_made_weights():
+    F = torch.eye(4).reshape(2, 2, 4)  # class c, view j -> basis vector 2c + j
+    w = torch.zeros(1, 2, 2, 4)
+    w[0, 0, 0, 0] = 3.0   # class 0, channel 0 on its view 1
+    w[0, 0, 1, 1] = 0.5   # class 0, channel 1 weakly on its view 2
+    w[0, 1, 1, 3] = 2.0   # class 1, channel 1 on its view 2
+    a = mv.view_alignment(w, F)
+    assert a[0].tolist() == [[3.0, 0.5], [0.0, 2.0]]
+    assert mv.learned_views(a, 1.0)[0].tolist() == [[True, False], [False, True]]
+
+
+def test_accuracy_by_kind_and_error_share():
+    data = mv.MultiViewSet(x=torch.zeros(4, 1, 1), y=torch.tensor([0, 1, 0, 1]),
+                           single=torch.tensor([False, False, True, True]), strong_view=torch.tensor([-1, -1, 0, 1]))
+    p = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.4, 0.6]])  # only example 2 wrong
+    assert mv.accuracy_by_kind(p, data) == {"all": 0.75, "multi-view": 1.0, "single-view": 0.5}
+    assert mv.error_share_single(p, data) == 1.0
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"patches": 3}, "patches must be at least"),
+    ({"dim": 5}, "dim must be at least"),
+    ({"single_view_fraction": 1.5}, "single_view_fraction"),
+    ({"num_classes": 1}, "num_classes must be at least 2"),
+    ({"off_class_features": 4}, "off_class_features must be smaller"),
+])
+def test_bad_generator_parameters(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        replace(CFG, **kwargs)
+
+
+def test_view_share_reads_the_dominant_view():
+    nets = [{"alignment": [[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]]}]
+    assert ch06.view_share(nets).tolist() == [[1.0, 0.0, 0.5]]
+
+
+def test_smoke_run_and_analyses():
+    res = ch06.run("smoke")["multiview"]
+    h = ch06.headline(res)
+    assert h["n_members"] == len(ch06.settings("smoke").member_seeds)
+    for key in ("single_multi", "ens_single", "kd_single", "self_single", "control_gain"):
+        assert math.isfinite(h[key])
+    assert len(ch06.sweep_table(res)) == len(ch06.settings("smoke").sweep_fractions)
+    assert list(ch06.control_table(res).index) == ["two views per class", "one view per class (control)"]
+    assert len(ch06.ours_vs_paper(h)) == 6
+    # the ensemble's accuracy on single-view data is computed from the stored members: check one row
+    t = ch06.accuracy_table(res)
+    assert np.isclose(t.loc["single model", "single-view"],
+                      np.mean([100 * m["accuracy"]["single-view"] for m in res.value["members"]]))
