@@ -55,9 +55,34 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x))
 
 
+class RandomFeatures(nn.Module):
+    """A random-feature model: a frozen random ReLU layer (never trained) and a trained linear head."""
+
+    def __init__(self, in_features: int, width: int, num_classes: int):
+        super().__init__()
+        self.features = nn.Sequential(nn.Flatten(), nn.Linear(in_features, width), nn.ReLU())
+        self.features.requires_grad_(False)
+        self.head = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class AverageOf(nn.Module):
+    """One model whose output is the average of its sub-networks' logits, trained as a whole."""
+
+    def __init__(self, nets: Sequence[nn.Module]):
+        super().__init__()
+        self.nets = nn.ModuleList(nets)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([net(x) for net in self.nets]).mean(dim=0)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    """What network to build: ``kind`` is 'mlp' or 'cnn'; ``widths`` are hidden sizes or conv channels."""
+    """What network to build: ``kind`` is 'mlp', 'cnn' or 'rf' (random features: one frozen random
+    layer of ``widths[0]`` units and a trained head); ``widths`` are hidden sizes or conv channels."""
 
     kind: str = "mlp"
     widths: tuple[int, ...] = (800, 800)
@@ -69,7 +94,8 @@ class ModelConfig:
         v.raise_if([
             v.choice("model kind", self.kind, sorted(BUILDERS)),
             v.widths("widths", self.widths),
-            None if self.widths or self.kind == "mlp" else "widths must not be empty for a cnn",
+            None if self.widths or self.kind == "mlp" else f"widths must not be empty for a {self.kind}",
+            None if self.kind != "rf" or len(self.widths) == 1 else "a random-feature model ('rf') has one width",
             v.probability_open("dropout", self.dropout),
             v.probability_open("input_dropout", self.input_dropout),
         ], "model")
@@ -83,9 +109,14 @@ def _build_cnn(cfg: ModelConfig, input_shape: Sequence[int], num_classes: int) -
     return SmallCNN(input_shape[0], num_classes, cfg.widths, cfg.dropout)
 
 
+def _build_rf(cfg: ModelConfig, input_shape: Sequence[int], num_classes: int) -> nn.Module:
+    return RandomFeatures(math.prod(input_shape), cfg.widths[0], num_classes)
+
+
 BUILDERS: dict[str, Callable[[ModelConfig, Sequence[int], int], nn.Module]] = {
     "mlp": _build_mlp,
     "cnn": _build_cnn,
+    "rf": _build_rf,
 }
 
 
@@ -96,6 +127,11 @@ def build_model(cfg: ModelConfig, input_shape: Sequence[int], num_classes: int, 
             torch.manual_seed(seed)
             return BUILDERS[cfg.kind](cfg, input_shape, num_classes)
     return BUILDERS[cfg.kind](cfg, input_shape, num_classes)
+
+
+def build_average(cfg: ModelConfig, input_shape: Sequence[int], num_classes: int, seeds: Sequence[int]) -> AverageOf:
+    """An :class:`AverageOf` sub-networks of ``cfg``, one per seed (their initial weights)."""
+    return AverageOf([build_model(cfg, input_shape, num_classes, seed=s) for s in seeds])
 
 
 def count_parameters(model: nn.Module) -> int:

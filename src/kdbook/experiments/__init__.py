@@ -17,6 +17,7 @@ CHAPTERS: dict[str, str] = {
     "ch02": "kdbook.experiments.ch02_big_to_small",
     "ch03": "kdbook.experiments.ch03_unseen_class",
     "ch04": "kdbook.experiments.ch04_ensembles",
+    "ch05": "kdbook.experiments.ch05_three_mysteries",
     "ch06": "kdbook.experiments.ch06_multiview",
     "ch08": "kdbook.experiments.ch08_deployment",
     "ch09": "kdbook.experiments.ch09_open_questions",

@@ -1,0 +1,276 @@
+"""Chapter 5, three mysteries: ensemble, knowledge distillation, self-distillation (Allen-Zhu & Li 2020).
+
+Three stored results, each the same comparison in one setting:
+
+* ``ch05-deep``: small CNNs on real images: a single model, an ensemble of N, a student distilled
+  from the ensemble, self-distillation (a fresh net distilled from one trained net), the average
+  (F1 + ... + FN)/N trained directly as one model, and an ensemble of distilled students;
+* ``ch05-rf``: the same with random-feature models (a frozen random ReLU layer, trained head);
+* ``ch05-gaussian``: single models, their ensemble and a distilled student on Gaussian inputs
+  labelled by a fixed random network (no structure for members to disagree about).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import metrics
+from .. import validate as v
+from ..data import Dataset, load_dataset
+from ..losses import combine_probs, probs_to_logits
+from ..models import ModelConfig, build_average
+from ..profiles import get_profile
+from ..store import StoredResult, fit_or_load, model_path, run_or_load
+from ..synthetic import gaussian_teacher_task
+from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits, predict_probs, train
+from .common import trained_members, trained_model, with_seed
+
+TITLE = "Three mysteries: ensemble, knowledge distillation, self-distillation"
+NOTEBOOK = "ch05_three_mysteries.ipynb"
+
+#: Allen-Zhu & Li (2020), CIFAR-10 with random (NTK) features: test accuracy (%).
+PAPER_RF = {"single model": 66.68, "ensemble": 70.54, "distilled from the ensemble": 66.01,
+            "trained average": 72.86}
+#: Allen-Zhu & Li (2020), deep nets (seed 000 article): test accuracy (%).
+PAPER_DEEP = {"ensemble": 84.8, "distilled from the ensemble": 83.8, "single model": 81.5, "self-distilled": 83.5}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One model family trained on one task: the members, the students and the trained average."""
+
+    model: ModelConfig
+    train: TrainConfig
+    n_members: int
+    seeds: tuple[int, ...]
+    T: float = 4.0
+
+    def __post_init__(self) -> None:
+        v.raise_if([v.positive_int("n_members", self.n_members),
+                    None if self.n_members >= 2 else "n_members must be at least 2",
+                    v.seeds("seeds", self.seeds), v.positive("T", self.T),
+                    None if len(self.seeds) <= self.n_members
+                    else "seeds may not outnumber n_members (self-distillation uses member i as teacher i)"],
+                   "ch05 setting")
+
+    @property
+    def member_seeds(self) -> list[int]:
+        return list(range(100, 100 + self.n_members))
+
+
+@dataclass(frozen=True)
+class GaussianTask:
+    """The structure-free task: its size and generator (see :func:`kdbook.synthetic.gaussian_teacher_task`)."""
+
+    dim: int = 50
+    width: int = 100
+    num_classes: int = 10
+    n_train: int = 5000
+    n_test: int = 10000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Chapter 5's three settings for one profile."""
+
+    dataset: str
+    train_limit: int | None
+    deep: Setting
+    rf: Setting
+    gaussian_task: GaussianTask
+    gaussian: Setting
+    version: int = 1
+
+
+SETTINGS: dict[str, Settings] = {
+    "smoke": Settings(
+        dataset="digits", train_limit=None,
+        deep=Setting(ModelConfig("cnn", (8, 16)), TrainConfig(epochs=3, batch_size=64, lr=0.05), n_members=3, seeds=(0, 1)),
+        rf=Setting(ModelConfig("rf", (256,)), TrainConfig(epochs=3, batch_size=64, lr=0.05), n_members=3, seeds=(0, 1)),
+        gaussian_task=GaussianTask(dim=10, width=20, n_train=500, n_test=1000),
+        gaussian=Setting(ModelConfig("mlp", (32,)), TrainConfig(epochs=3, batch_size=64, lr=0.05), n_members=3, seeds=(0, 1))),
+    # Fashion-MNIST with 10,000 training images keeps 46 CNN trainings within the CPU budget.
+    "full": Settings(
+        dataset="fashion-mnist", train_limit=10_000,
+        deep=Setting(ModelConfig("cnn", (16, 32)), TrainConfig(epochs=10, batch_size=128, lr=0.02), n_members=10,
+                     seeds=(0, 1, 2)),
+        rf=Setting(ModelConfig("rf", (1024,)), TrainConfig(epochs=10, batch_size=128, lr=0.02), n_members=10,
+                   seeds=(0, 1, 2)),
+        gaussian_task=GaussianTask(),
+        gaussian=Setting(ModelConfig("mlp", (256, 256)), TrainConfig(epochs=30, batch_size=128, lr=0.02), n_members=10,
+                         seeds=(0, 1, 2))),
+    "paper": Settings(
+        dataset="cifar10", train_limit=None,
+        deep=Setting(ModelConfig("cnn", (64, 128, 256)),
+                     TrainConfig(epochs=60, batch_size=128, lr=0.05, augment="crop_flip", augment_px=4, weight_decay=5e-4),
+                     n_members=10, seeds=(0, 1, 2)),
+        rf=Setting(ModelConfig("rf", (8192,)), TrainConfig(epochs=30, batch_size=128, lr=0.02), n_members=10,
+                   seeds=(0, 1, 2)),
+        gaussian_task=GaussianTask(),
+        gaussian=Setting(ModelConfig("mlp", (256, 256)), TrainConfig(epochs=30, batch_size=128, lr=0.02), n_members=10,
+                         seeds=(0, 1, 2))),
+}
+
+
+def settings(profile: str) -> Settings:
+    """Chapter 5's settings for ``profile`` (validated)."""
+    get_profile(profile)
+    return SETTINGS[profile]
+
+
+# ------------------------------------------------------------------------------ computations
+def _summary(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    return {"accuracy": metrics.accuracy(probs, labels), "nll": metrics.nll(probs, labels),
+            "ece": metrics.ece(probs, labels)}
+
+
+def _members(kind: str, ds: Dataset, key: str, st: Setting, device: str, train_limit: int | None) -> list:
+    if st.model.kind == "rf":  # frozen layers: trained one by one (the vectorised path trains every parameter)
+        return [trained_model(kind, ds, key, st.model, st.train, s, device=device, train_limit=train_limit,
+                              extra_key={"member": True}) for s in st.member_seeds]
+    return trained_members(kind, ds, key, st.model, st.train, st.member_seeds, device=device, train_limit=train_limit)
+
+
+def trained_average(kind: str, ds: Dataset, dataset_key: str, st: Setting, seed: int, *, device: str = "cpu",
+                    train_limit: int | None = None):
+    """The average (F1 + ... + FN)/N of ``st.n_members`` sub-networks trained as one model on the
+    labels (cached like any trained model); ``seed`` picks the sub-networks' initial weights and the
+    data order."""
+    sub_seeds = [1000 * (seed + 1) + i for i in range(st.n_members)]
+    cfg = with_seed(st.train, seed)
+    key = {"dataset": dataset_key, "model": st.model, "train": cfg, "train_limit": train_limit,
+           "average_of": sub_seeds}
+    ckpt = model_path(kind, key).with_suffix(".ckpt")
+    model, _, _ = fit_or_load(
+        kind, key, build=lambda: build_average(st.model, ds.input_shape, ds.num_classes, sub_seeds),
+        fit=lambda m: train(m, ds.train, cfg, name=f"{kind} seed {seed}", checkpoint=ckpt), device=device)
+    return model
+
+
+def compare_setting(prefix: str, ds: Dataset, dataset_key: str, st: Setting, device: str,
+                    train_limit: int | None = None, with_average: bool = True) -> dict:
+    """Every row of the comparison for one setting: per-net test metrics, grouped by row name."""
+    y = ds.test.y
+    members = _members(f"{prefix}-member", ds, dataset_key, st, device, train_limit)
+    test_probs = torch.stack([predict_probs(m, ds.test.x) for m in members])
+    train_probs = torch.stack([predict_probs(m, ds.train.x) for m in members])
+    ens_test = combine_probs(test_probs, "arithmetic")
+    rows = [{"model": "single model", "seed": s, **_summary(p, y)} for s, p in zip(st.member_seeds, test_probs)]
+    rows.append({"model": f"ensemble of {st.n_members}", "seed": None, **_summary(ens_test, y)})
+
+    dcfg = DistillConfig(T=st.T)
+    teacher_key = {"members": {"model": st.model, "train": st.train, "seeds": st.member_seeds}}
+    ens_logits = probs_to_logits(combine_probs(train_probs, "arithmetic"))
+    students = []
+    for i, seed in enumerate(st.seeds):
+        kd = trained_model(f"{prefix}-kd", ds, dataset_key, st.model, st.train, seed, device=device,
+                           train_limit=train_limit, objective=distill_objective(dcfg), teacher_logits=ens_logits,
+                           extra_key={**teacher_key, "distill": dcfg})
+        p = predict_probs(kd, ds.test.x)
+        students.append(p)
+        rows.append({"model": "distilled from the ensemble", "seed": seed,
+                     "agreement_with_teacher": metrics.agreement(ens_test, p), **_summary(p, y)})
+        teacher = members[i]
+        self_kd = trained_model(f"{prefix}-self", ds, dataset_key, st.model, st.train, 10_000 + seed, device=device,
+                                train_limit=train_limit, objective=distill_objective(dcfg),
+                                teacher_logits=predict_logits(teacher, ds.train.x),
+                                extra_key={"teacher_seed": st.member_seeds[i], **teacher_key, "distill": dcfg})
+        ps = predict_probs(self_kd, ds.test.x)
+        rows.append({"model": "self-distilled", "seed": seed, "teacher_seed": st.member_seeds[i],
+                     "teacher_accuracy": metrics.accuracy(test_probs[i], y), **_summary(ps, y)})
+        if with_average:
+            avg = trained_average(f"{prefix}-average", ds, dataset_key, st, seed, device=device, train_limit=train_limit)
+            rows.append({"model": "trained average", "seed": seed, **_summary(predict_probs(avg, ds.test.x), y)})
+    rows.append({"model": f"ensemble of {len(students)} distilled students", "seed": None,
+                 **_summary(combine_probs(torch.stack(students), "arithmetic"), y)})
+    return {"dataset": ds.describe(), "rows": rows}
+
+
+def _deep_part(s: Settings, device: str) -> dict:
+    ds = load_dataset(s.dataset, device=device, train_limit=s.train_limit)
+    return compare_setting("ch05-deep", ds, s.dataset, s.deep, device, s.train_limit)
+
+
+def _rf_part(s: Settings, device: str) -> dict:
+    ds = load_dataset(s.dataset, device=device, train_limit=s.train_limit)
+    return compare_setting("ch05-rf", ds, s.dataset, s.rf, device, s.train_limit)
+
+
+def _gaussian_part(s: Settings, device: str) -> dict:
+    g = s.gaussian_task
+    ds = gaussian_teacher_task(dim=g.dim, width=g.width, num_classes=g.num_classes, n_train=g.n_train,
+                               n_test=g.n_test, seed=g.seed).to(device)
+    key = f"gaussian-teacher:{g.dim}:{g.width}:{g.num_classes}:{g.n_train}:{g.n_test}:{g.seed}"
+    out = compare_setting("ch05-gauss", ds, key, s.gaussian, device, with_average=False)
+    counts = torch.bincount(ds.train.y.cpu(), minlength=g.num_classes)
+    out["class_share_range"] = [float(counts.min()) / len(ds.train), float(counts.max()) / len(ds.train)]
+    return out
+
+
+_PARTS = {"ch05-deep": _deep_part, "ch05-rf": _rf_part, "ch05-gaussian": _gaussian_part}
+
+
+def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
+    """Train (or load) chapter 5's models in its three settings and store the measurements."""
+    s = settings(profile)
+    return {kind.removeprefix("ch05-"): run_or_load(kind, s, lambda part=part: part(s, device), profile=profile,
+                                                     seeds=list(s.deep.seeds), device=device, recompute=recompute)
+            for kind, part in _PARTS.items()}
+
+
+# ------------------------------------------------------------------------------ analyses
+def table(result: StoredResult) -> pd.DataFrame:
+    """Test accuracy (%), NLL and ECE per row: mean and std over nets, and how many nets."""
+    df = pd.DataFrame(result.value["rows"])
+    df["accuracy"] *= 100
+    g = df.groupby("model", sort=False)
+    out = g[["accuracy", "nll", "ece"]].mean().join(g[["accuracy"]].std(ddof=1).add_suffix(" std"))
+    out["nets"] = g.size()
+    return out[["accuracy", "accuracy std", "nets", "nll", "ece"]]
+
+
+def gains(result: StoredResult) -> dict[str, float]:
+    """Each row's accuracy minus the mean single model's (points)."""
+    t = table(result)
+    base = t.loc["single model", "accuracy"]
+    return {name: float(acc - base) for name, acc in t["accuracy"].items() if name != "single model"}
+
+
+def combined_table(results: dict[str, StoredResult]) -> pd.DataFrame:
+    """All three settings in one table, with the paper's numbers where it has them."""
+    labels = {"deep": "small CNN", "rf": "random features", "gaussian": "MLP"}
+    frames = []
+    for part, res in results.items():
+        t = table(res).reset_index()
+        data = "Gaussian inputs" if part == "gaussian" else res.value["dataset"].split(":")[0]
+        t.insert(0, "setting", f"{labels.get(part, part)}, {data}")
+        paper = PAPER_DEEP if part == "deep" else PAPER_RF if part == "rf" else {}
+        t["paper"] = [paper.get(_paper_key(m), np.nan) for m in t["model"]]
+        frames.append(t)
+    return pd.concat(frames, ignore_index=True).set_index(["setting", "model"])
+
+
+def _paper_key(model: str) -> str:
+    return "ensemble" if model.startswith("ensemble of") and "distilled" not in model else model
+
+
+def headline(results: dict[str, StoredResult]) -> dict[str, float]:
+    """The chapter's findings as numbers: each setting's gains over its single model."""
+    out: dict[str, float] = {}
+    for part, res in results.items():
+        t = table(res)
+        out[f"{part}_single"] = t.loc["single model", "accuracy"]
+        out[f"{part}_single_std"] = t.loc["single model", "accuracy std"]
+        for name, gain in gains(res).items():
+            short = ("ens" if name.startswith("ensemble of") and "distilled" not in name else
+                     "ens_kd" if "distilled students" in name else
+                     {"distilled from the ensemble": "kd", "self-distilled": "self", "trained average": "avg"}[name])
+            out[f"{part}_{short}_gain"] = gain
+            out[f"{part}_{short}"] = t.loc[name, "accuracy"]
+            out[f"{part}_{short}_std"] = t.loc[name, "accuracy std"] if t.loc[name, "nets"] > 1 else 0.0
+    return out
