@@ -124,11 +124,6 @@ def settings(profile: str) -> Settings:
 
 
 # ------------------------------------------------------------------------------ computations
-def _summary(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-    return {"accuracy": metrics.accuracy(probs, labels), "nll": metrics.nll(probs, labels),
-            "ece": metrics.ece(probs, labels)}
-
-
 def _members(kind: str, ds: Dataset, key: str, st: Setting, device: str, train_limit: int | None) -> list:
     if st.model.kind == "rf":  # frozen layers: trained one by one (the vectorised path trains every parameter)
         return [trained_model(kind, ds, key, st.model, st.train, s, device=device, train_limit=train_limit,
@@ -160,8 +155,8 @@ def compare_setting(prefix: str, ds: Dataset, dataset_key: str, st: Setting, dev
     test_probs = torch.stack([predict_probs(m, ds.test.x) for m in members])
     train_probs = torch.stack([predict_probs(m, ds.train.x) for m in members])
     ens_test = combine_probs(test_probs, "arithmetic")
-    rows = [{"model": "single model", "seed": s, **_summary(p, y)} for s, p in zip(st.member_seeds, test_probs)]
-    rows.append({"model": f"ensemble of {st.n_members}", "seed": None, **_summary(ens_test, y)})
+    rows = [{"model": "single model", "seed": s, **metrics.summary(p, y)} for s, p in zip(st.member_seeds, test_probs)]
+    rows.append({"model": f"ensemble of {st.n_members}", "seed": None, **metrics.summary(ens_test, y)})
 
     dcfg = DistillConfig(T=st.T)
     teacher_key = {"members": {"model": st.model, "train": st.train, "seeds": st.member_seeds}}
@@ -174,7 +169,7 @@ def compare_setting(prefix: str, ds: Dataset, dataset_key: str, st: Setting, dev
         p = predict_probs(kd, ds.test.x)
         students.append(p)
         rows.append({"model": "distilled from the ensemble", "seed": seed,
-                     "agreement_with_teacher": metrics.agreement(ens_test, p), **_summary(p, y)})
+                     "agreement_with_teacher": metrics.agreement(ens_test, p), **metrics.summary(p, y)})
         teacher = members[i]
         self_kd = trained_model(f"{prefix}-self", ds, dataset_key, st.model, st.train, 10_000 + seed, device=device,
                                 train_limit=train_limit, objective=distill_objective(dcfg),
@@ -182,12 +177,12 @@ def compare_setting(prefix: str, ds: Dataset, dataset_key: str, st: Setting, dev
                                 extra_key={"teacher_seed": st.member_seeds[i], **teacher_key, "distill": dcfg})
         ps = predict_probs(self_kd, ds.test.x)
         rows.append({"model": "self-distilled", "seed": seed, "teacher_seed": st.member_seeds[i],
-                     "teacher_accuracy": metrics.accuracy(test_probs[i], y), **_summary(ps, y)})
+                     "teacher_accuracy": metrics.accuracy(test_probs[i], y), **metrics.summary(ps, y)})
         if with_average:
             avg = trained_average(f"{prefix}-average", ds, dataset_key, st, seed, device=device, train_limit=train_limit)
-            rows.append({"model": "trained average", "seed": seed, **_summary(predict_probs(avg, ds.test.x), y)})
+            rows.append({"model": "trained average", "seed": seed, **metrics.summary(predict_probs(avg, ds.test.x), y)})
     rows.append({"model": f"ensemble of {len(students)} distilled students", "seed": None,
-                 **_summary(combine_probs(torch.stack(students), "arithmetic"), y)})
+                 **metrics.summary(combine_probs(torch.stack(students), "arithmetic"), y)})
     return {"dataset": ds.describe(), "rows": rows}
 
 
