@@ -54,9 +54,12 @@ def test_gaussian_task_rejects_bad_sizes():
         gaussian_teacher_task(num_classes=1)
 
 
-def test_setting_validation():
-    with pytest.raises(ConfigError, match="seeds may not outnumber"):
-        ch05.Setting(ModelConfig("mlp", (8,)), TrainConfig(), n_members=2, seeds=(0, 1, 2))
+def test_setting_validation_and_ensembles():
+    with pytest.raises(ConfigError, match="at least 2 seeds"):
+        ch05.Setting(ModelConfig("mlp", (8,)), TrainConfig(), n_members=2, seeds=(0,))
+    st = ch05.Setting(ModelConfig("mlp", (8,)), TrainConfig(), n_members=3, seeds=(0, 1))
+    assert st.member_seeds == [100, 101, 102, 103, 104, 105]
+    assert st.ensemble_seeds(1) == [103, 104, 105]
 
 
 def test_smoke_run_table_and_headline():
@@ -64,7 +67,8 @@ def test_smoke_run_table_and_headline():
     assert set(results) == {"deep", "rf", "gaussian"}
     t = ch05.table(results["deep"])
     n = ch05.settings("smoke").deep.n_members
-    assert t.loc["single model", "nets"] == n and t.loc[f"ensemble of {n}", "nets"] == 1
+    seeds = len(ch05.settings("smoke").deep.seeds)
+    assert t.loc["single model", "nets"] == n * seeds and t.loc[f"ensemble of {n}", "nets"] == seeds
     assert {"distilled from the ensemble", "self-distilled", "trained average"} <= set(t.index)
     assert "trained average" not in ch05.table(results["gaussian"]).index
     h = ch05.headline(results)

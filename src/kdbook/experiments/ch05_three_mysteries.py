@@ -53,13 +53,17 @@ class Setting:
         v.raise_if([v.positive_int("n_members", self.n_members),
                     None if self.n_members >= 2 else "n_members must be at least 2",
                     v.seeds("seeds", self.seeds), v.positive("T", self.T),
-                    None if len(self.seeds) <= self.n_members
-                    else "seeds may not outnumber n_members (self-distillation uses member i as teacher i)"],
+                    None if len(self.seeds) >= 2 else "seeds must hold at least 2 seeds"],
                    "ch05 setting")
 
     @property
     def member_seeds(self) -> list[int]:
-        return list(range(100, 100 + self.n_members))
+        """Seeds of every member: one ensemble of ``n_members`` per entry of ``seeds``."""
+        return list(range(100, 100 + self.n_members * len(self.seeds)))
+
+    def ensemble_seeds(self, i: int) -> list[int]:
+        """Seeds of the members of ensemble ``i`` (the teacher of student ``seeds[i]``)."""
+        return self.member_seeds[i * self.n_members:(i + 1) * self.n_members]
 
 
 @dataclass(frozen=True)
@@ -149,41 +153,47 @@ def trained_average(kind: str, ds: Dataset, dataset_key: str, st: Setting, seed:
 
 def compare_setting(prefix: str, ds: Dataset, dataset_key: str, st: Setting, device: str,
                     train_limit: int | None = None, with_average: bool = True) -> dict:
-    """Every row of the comparison for one setting: per-net test metrics, grouped by row name."""
+    """Every row of the comparison for one setting, per net: one ensemble of ``st.n_members`` per
+    seed, a student distilled from it, a self-distilled student of its first member, and a
+    trained average; the single-model row holds every member."""
     y = ds.test.y
     members = _members(f"{prefix}-member", ds, dataset_key, st, device, train_limit)
     test_probs = torch.stack([predict_probs(m, ds.test.x) for m in members])
-    train_probs = torch.stack([predict_probs(m, ds.train.x) for m in members])
-    ens_test = combine_probs(test_probs, "arithmetic")
     rows = [{"model": "single model", "seed": s, **metrics.summary(p, y)} for s, p in zip(st.member_seeds, test_probs)]
-    rows.append({"model": f"ensemble of {st.n_members}", "seed": None, **metrics.summary(ens_test, y)})
-
     dcfg = DistillConfig(T=st.T)
-    teacher_key = {"members": {"model": st.model, "train": st.train, "seeds": st.member_seeds}}
-    ens_logits = probs_to_logits(combine_probs(train_probs, "arithmetic"))
     students = []
     for i, seed in enumerate(st.seeds):
+        team = slice(i * st.n_members, (i + 1) * st.n_members)
+        ens_test = combine_probs(test_probs[team], "arithmetic")
+        rows.append({"model": f"ensemble of {st.n_members}", "seed": seed, **metrics.summary(ens_test, y)})
+        train_probs = torch.stack([predict_probs(m, ds.train.x) for m in members[team]])
+        teacher_key = {"members": {"model": st.model, "train": st.train, "seeds": st.ensemble_seeds(i)}}
         kd = trained_model(f"{prefix}-kd", ds, dataset_key, st.model, st.train, seed, device=device,
-                           train_limit=train_limit, objective=distill_objective(dcfg), teacher_logits=ens_logits,
+                           train_limit=train_limit, objective=distill_objective(dcfg),
+                           teacher_logits=probs_to_logits(combine_probs(train_probs, "arithmetic")),
                            extra_key={**teacher_key, "distill": dcfg})
         p = predict_probs(kd, ds.test.x)
         students.append(p)
         rows.append({"model": "distilled from the ensemble", "seed": seed,
                      "agreement_with_teacher": metrics.agreement(ens_test, p), **metrics.summary(p, y)})
-        teacher = members[i]
+        first = st.ensemble_seeds(i)[0]
         self_kd = trained_model(f"{prefix}-self", ds, dataset_key, st.model, st.train, 10_000 + seed, device=device,
                                 train_limit=train_limit, objective=distill_objective(dcfg),
-                                teacher_logits=predict_logits(teacher, ds.train.x),
-                                extra_key={"teacher_seed": st.member_seeds[i], **teacher_key, "distill": dcfg})
-        ps = predict_probs(self_kd, ds.test.x)
-        rows.append({"model": "self-distilled", "seed": seed, "teacher_seed": st.member_seeds[i],
-                     "teacher_accuracy": metrics.accuracy(test_probs[i], y), **metrics.summary(ps, y)})
+                                teacher_logits=predict_logits(members[team.start], ds.train.x),
+                                extra_key={"teacher": {"model": st.model, "train": st.train, "seed": first},
+                                           "distill": dcfg})
+        rows.append({"model": "self-distilled", "seed": seed, "teacher_seed": first,
+                     "teacher_accuracy": metrics.accuracy(test_probs[team.start], y),
+                     **metrics.summary(predict_probs(self_kd, ds.test.x), y)})
         if with_average:
             avg = trained_average(f"{prefix}-average", ds, dataset_key, st, seed, device=device, train_limit=train_limit)
             rows.append({"model": "trained average", "seed": seed, **metrics.summary(predict_probs(avg, ds.test.x), y)})
     rows.append({"model": f"ensemble of {len(students)} distilled students", "seed": None,
                  **metrics.summary(combine_probs(torch.stack(students), "arithmetic"), y)})
-    return {"dataset": ds.describe(), "rows": rows}
+    order = ["single model", f"ensemble of {st.n_members}", "distilled from the ensemble", "self-distilled",
+             "trained average", f"ensemble of {len(students)} distilled students"]
+    rows.sort(key=lambda r: order.index(r["model"]))
+    return {"dataset": ds.describe(), "rows": rows, "n_members": st.n_members}
 
 
 def _deep_part(s: Settings, device: str) -> dict:
