@@ -298,7 +298,7 @@ def headline(members: StoredResult, distill: StoredResult, specs: StoredResult) 
         "ens_gain": 100 * (arith["accuracy"].iloc[-1] - arith["accuracy"].iloc[0]),
         "ens_nll_single": arith["nll"].iloc[0], "ens_nll": arith["nll"].iloc[-1],
         "ens_ece_single": arith["ece"].iloc[0], "ens_ece": arith["ece"].iloc[-1],
-        "saturation_n": saturation(arith), "geo_minus_arith": 100 * (geo["accuracy"].iloc[-1] - arith["accuracy"].iloc[-1]),
+        "saturation_n": saturation(arith, 0.75), "geo_minus_arith": 100 * (geo["accuracy"].iloc[-1] - arith["accuracy"].iloc[-1]),
         "student_acc": 100 * d.loc["student of the arithmetic ensemble", "accuracy"],
         "student_acc_std": 100 * d.loc["student of the arithmetic ensemble", "accuracy_std"],
         "student_geo_acc": 100 * d.loc["student of the geometric ensemble", "accuracy"],
