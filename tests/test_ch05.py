@@ -76,3 +76,11 @@ def test_smoke_run_table_and_headline():
         assert math.isfinite(h[key])
     combined = ch05.combined_table(results)
     assert combined.loc[("random features, digits", "trained average"), "paper"] == 72.86
+
+
+def test_relation_and_pattern_follow_the_cautious_rule():
+    h = {"deep_ens": 90.0, "deep_ens_std": 0.1, "deep_single": 89.0, "deep_single_std": 0.2,
+         "deep_kd": 89.1, "deep_kd_std": 0.2}
+    assert ch05.relation(h, "deep", "ens", "single") == "higher than"        # 1.0 > 0.3
+    assert ch05.relation(h, "deep", "kd", "single") == "indistinguishable from"  # 0.1 <= 0.4
+    assert ch05.reading(h, "deep").startswith("The ensemble is higher than a single model; the student")

@@ -27,7 +27,7 @@ from ..profiles import get_profile
 from ..store import StoredResult, fit_or_load, model_path, run_or_load
 from ..synthetic import gaussian_teacher_task
 from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits, predict_probs, train
-from .common import trained_members, trained_model, with_seed
+from .common import compare, trained_members, trained_model, with_seed
 
 TITLE = "Three mysteries: ensemble, knowledge distillation, self-distillation"
 NOTEBOOK = "ch05_three_mysteries.ipynb"
@@ -279,3 +279,49 @@ def headline(results: dict[str, StoredResult]) -> dict[str, float]:
             out[f"{part}_{short}"] = t.loc[name, "accuracy"]
             out[f"{part}_{short}_std"] = t.loc[name, "accuracy std"] if t.loc[name, "nets"] > 1 else 0.0
     return out
+
+
+#: The paper's qualitative pattern, as (setting, row, reference row, expected relation).
+PAPER_PATTERN = (
+    ("deep", "ens", "single", "higher than"),
+    ("deep", "kd", "single", "higher than"),
+    ("deep", "self", "single", "higher than"),
+    ("deep", "avg", "ens", "lower than"),
+    ("rf", "ens", "single", "higher than"),
+    ("rf", "kd", "single", "indistinguishable from"),
+    ("rf", "avg", "ens", "higher than"),
+    ("gaussian", "ens", "single", "indistinguishable from"),
+)
+
+_ROW_NAMES = {"single": "a single model", "ens": "the ensemble", "kd": "the student distilled from the ensemble",
+              "self": "the self-distilled student", "avg": "the trained average",
+              "ens_kd": "the ensemble of distilled students"}
+
+
+def relation(h: dict, part: str, row: str, ref: str) -> str:
+    """'higher than', 'lower than' or 'indistinguishable from' (the book's cautious rule: a
+    difference counts when it exceeds the two standard deviations over seeds added)."""
+    return compare(h[f"{part}_{row}"], h[f"{part}_{row}_std"], h[f"{part}_{ref}"], h[f"{part}_{ref}_std"])
+
+
+def pattern_table(h: dict) -> pd.DataFrame:
+    """The paper's qualitative claims and whether our run shows them."""
+    rows = []
+    for part, row, ref, expected in PAPER_PATTERN:
+        ours = relation(h, part, row, ref)
+        rows.append({"setting": part, "claim": f"{_ROW_NAMES[row]} is {expected} {_ROW_NAMES[ref]}",
+                     "ours": f"{_ROW_NAMES[row]} is {ours} {_ROW_NAMES[ref]} "
+                             f"({h[f'{part}_{row}']:.2f}% vs {h[f'{part}_{ref}']:.2f}%)",
+                     "holds": ours == expected})
+    return pd.DataFrame(rows)
+
+
+def reading(h: dict, part: str) -> str:
+    """One sentence per setting: each model against a single model (and the trained average
+    against the ensemble), by the cautious rule."""
+    rows = [r for r in ("ens", "kd", "self", "avg", "ens_kd") if f"{part}_{r}" in h]
+    parts = [f"{_ROW_NAMES[r]} is {relation(h, part, r, 'single')} a single model" for r in rows]
+    text = "; ".join(parts)
+    if f"{part}_avg" in h:
+        text += f"; and the trained average is {relation(h, part, 'avg', 'ens')} the ensemble"
+    return text[0].upper() + text[1:] + "."
