@@ -48,9 +48,13 @@ class Setting:
     n_members: int
     seeds: tuple[int, ...]
     T: float = 4.0
+    #: students distilled from each ensemble (their average is the "ensemble of distilled students")
+    students_per_ensemble: int = 3
 
     def __post_init__(self) -> None:
         v.raise_if([v.positive_int("n_members", self.n_members),
+                    None if isinstance(self.students_per_ensemble, int) and self.students_per_ensemble >= 2
+                    else "students_per_ensemble must be an integer >= 2",
                     None if self.n_members >= 2 else "n_members must be at least 2",
                     v.seeds("seeds", self.seeds), v.positive("T", self.T),
                     None if len(self.seeds) >= 2 else "seeds must hold at least 2 seeds"],
@@ -94,8 +98,8 @@ class Settings:
 SETTINGS: dict[str, Settings] = {
     "smoke": Settings(
         dataset="digits", train_limit=None,
-        deep=Setting(ModelConfig("cnn", (8, 16)), TrainConfig(epochs=3, batch_size=64, lr=0.05), n_members=3, seeds=(0, 1)),
-        rf=Setting(ModelConfig("rf", (256,)), TrainConfig(epochs=3, batch_size=64, lr=0.05), n_members=3, seeds=(0, 1)),
+        deep=Setting(ModelConfig("cnn", (8, 16)), TrainConfig(epochs=3, batch_size=64, lr=0.05), n_members=3, seeds=(0, 1), students_per_ensemble=2),
+        rf=Setting(ModelConfig("rf", (256,)), TrainConfig(epochs=3, batch_size=64, lr=0.05), n_members=3, seeds=(0, 1), students_per_ensemble=2),
         gaussian_task=GaussianTask(dim=10, width=20, n_train=500, n_test=1000),
         gaussian=Setting(ModelConfig("mlp", (32,)), TrainConfig(epochs=3, batch_size=64, lr=0.05), n_members=3, seeds=(0, 1))),
     # Fashion-MNIST with 10,000 training images keeps 66 CNN trainings within the CPU budget. Adam,
@@ -157,28 +161,32 @@ def trained_average(kind: str, ds: Dataset, dataset_key: str, st: Setting, seed:
 def compare_setting(prefix: str, ds: Dataset, dataset_key: str, st: Setting, device: str,
                     train_limit: int | None = None, with_average: bool = True) -> dict:
     """Every row of the comparison for one setting, per net: one ensemble of ``st.n_members`` per
-    seed, a student distilled from it, a self-distilled student of its first member, and a
-    trained average; the single-model row holds every member."""
+    seed, ``st.students_per_ensemble`` students distilled from it and their ensemble, a
+    self-distilled student of its first member, and a trained average; the single-model row
+    holds every member."""
     y = ds.test.y
     members = _members(f"{prefix}-member", ds, dataset_key, st, device, train_limit)
     test_probs = torch.stack([predict_probs(m, ds.test.x) for m in members])
     rows = [{"model": "single model", "seed": s, **metrics.summary(p, y)} for s, p in zip(st.member_seeds, test_probs)]
     dcfg = DistillConfig(T=st.T)
-    students = []
     for i, seed in enumerate(st.seeds):
         team = slice(i * st.n_members, (i + 1) * st.n_members)
         ens_test = combine_probs(test_probs[team], "arithmetic")
         rows.append({"model": f"ensemble of {st.n_members}", "seed": seed, **metrics.summary(ens_test, y)})
         train_probs = torch.stack([predict_probs(m, ds.train.x) for m in members[team]])
         teacher_key = {"members": {"model": st.model, "train": st.train, "seeds": st.ensemble_seeds(i)}}
-        kd = trained_model(f"{prefix}-kd", ds, dataset_key, st.model, st.train, seed, device=device,
-                           train_limit=train_limit, objective=distill_objective(dcfg),
-                           teacher_logits=probs_to_logits(combine_probs(train_probs, "arithmetic")),
-                           extra_key={**teacher_key, "distill": dcfg})
-        p = predict_probs(kd, ds.test.x)
-        students.append(p)
-        rows.append({"model": "distilled from the ensemble", "seed": seed,
-                     "agreement_with_teacher": metrics.agreement(ens_test, p), **metrics.summary(p, y)})
+        ens_train = probs_to_logits(combine_probs(train_probs, "arithmetic"))
+        kd_probs = []
+        for j in range(st.students_per_ensemble):
+            kd = trained_model(f"{prefix}-kd", ds, dataset_key, st.model, st.train, seed + 100 * j, device=device,
+                               train_limit=train_limit, objective=distill_objective(dcfg), teacher_logits=ens_train,
+                               extra_key={**teacher_key, "distill": dcfg})
+            p = predict_probs(kd, ds.test.x)
+            kd_probs.append(p)
+            rows.append({"model": "distilled from the ensemble", "seed": seed + 100 * j, "teacher": i,
+                         "agreement_with_teacher": metrics.agreement(ens_test, p), **metrics.summary(p, y)})
+        rows.append({"model": f"ensemble of {st.students_per_ensemble} distilled students", "seed": seed,
+                     **metrics.summary(combine_probs(torch.stack(kd_probs), "arithmetic"), y)})
         first = st.ensemble_seeds(i)[0]
         self_kd = trained_model(f"{prefix}-self", ds, dataset_key, st.model, st.train, 10_000 + seed, device=device,
                                 train_limit=train_limit, objective=distill_objective(dcfg),
@@ -191,10 +199,8 @@ def compare_setting(prefix: str, ds: Dataset, dataset_key: str, st: Setting, dev
         if with_average:
             avg = trained_average(f"{prefix}-average", ds, dataset_key, st, seed, device=device, train_limit=train_limit)
             rows.append({"model": "trained average", "seed": seed, **metrics.summary(predict_probs(avg, ds.test.x), y)})
-    rows.append({"model": f"ensemble of {len(students)} distilled students", "seed": None,
-                 **metrics.summary(combine_probs(torch.stack(students), "arithmetic"), y)})
     order = ["single model", f"ensemble of {st.n_members}", "distilled from the ensemble", "self-distilled",
-             "trained average", f"ensemble of {len(students)} distilled students"]
+             "trained average", f"ensemble of {st.students_per_ensemble} distilled students"]
     rows.sort(key=lambda r: order.index(r["model"]))
     return {"dataset": ds.describe(), "rows": rows, "n_members": st.n_members}
 
