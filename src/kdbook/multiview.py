@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from . import validate as v
+from .errors import TrainingDiverged
 from .losses import soften
 
 
@@ -186,7 +187,6 @@ def fit(w0: torch.Tensor, data: MultiViewSet, net: PatchNetConfig, gd: GDConfig,
             per_net = -(t * torch.log_softmax(z / T, dim=-1)).sum(dim=(1, 2)) * T * T / n
             gap = per_net.detach() - entropy
         if not torch.isfinite(per_net).all():
-            from .errors import TrainingDiverged
             raise TrainingDiverged(f"multi-view training diverged at step {step} (lr {gd.lr})")
         losses.append(float(per_net.detach().mean()))
         if gd.tol is not None:

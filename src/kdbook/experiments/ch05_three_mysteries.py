@@ -135,13 +135,6 @@ def settings(profile: str) -> Settings:
 
 
 # ------------------------------------------------------------------------------ computations
-def _members(kind: str, ds: Dataset, key: str, st: Setting, device: str, train_limit: int | None) -> list:
-    if st.model.kind == "rf":  # frozen layers: trained one by one (the vectorised path trains every parameter)
-        return [trained_model(kind, ds, key, st.model, st.train, s, device=device, train_limit=train_limit,
-                              extra_key={"member": True}) for s in st.member_seeds]
-    return trained_members(kind, ds, key, st.model, st.train, st.member_seeds, device=device, train_limit=train_limit)
-
-
 def trained_average(kind: str, ds: Dataset, dataset_key: str, st: Setting, seed: int, *, device: str = "cpu",
                     train_limit: int | None = None):
     """The average (F1 + ... + FN)/N of ``st.n_members`` sub-networks trained as one model on the
@@ -165,7 +158,8 @@ def compare_setting(prefix: str, ds: Dataset, dataset_key: str, st: Setting, dev
     self-distilled student of its first member, and a trained average; the single-model row
     holds every member."""
     y = ds.test.y
-    members = _members(f"{prefix}-member", ds, dataset_key, st, device, train_limit)
+    members = trained_members(f"{prefix}-member", ds, dataset_key, st.model, st.train, st.member_seeds,
+                              device=device, train_limit=train_limit)
     test_probs = torch.stack([predict_probs(m, ds.test.x) for m in members])
     rows = [{"model": "single model", "seed": s, **metrics.summary(p, y)} for s, p in zip(st.member_seeds, test_probs)]
     dcfg = DistillConfig(T=st.T)

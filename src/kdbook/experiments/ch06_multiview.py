@@ -12,7 +12,7 @@ One stored result, ``ch06-multiview``: on synthetic multi-view data (:mod:`kdboo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,6 @@ class Settings:
     student_gd: mv.GDConfig | None = None
     data_seed: int = 0
     version: int = 1
-    notes: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         v.raise_if([
@@ -94,17 +93,13 @@ def settings(profile: str) -> Settings:
 
 
 # ------------------------------------------------------------------------------ computations
-def _evaluate(w: torch.Tensor, test: mv.MultiViewSet, s: Settings) -> list[dict]:
-    p = mv.probs(w, test.x, s.net)
-    return [mv.accuracy_by_kind(pi, test) for pi in p]
-
-
 def _nets_summary(w: torch.Tensor, seeds, features: torch.Tensor, test: mv.MultiViewSet, s: Settings) -> list[dict]:
     align = mv.view_alignment(w, features)
     learned = mv.learned_views(align, s.net.threshold)
-    return [{"seed": seed, "accuracy": acc, "alignment": mv.as_numpy(a).tolist(),
-             "learned": l.tolist(), "views_learned": float(l.float().mean())}
-            for seed, acc, a, l in zip(seeds, _evaluate(w, test, s), align, learned)]
+    return [{"seed": seed, "accuracy": mv.accuracy_by_kind(p, test), "alignment": mv.as_numpy(a).tolist(),
+             "learned": l.tolist(), "views_learned": float(l.float().mean()),
+             "error_share_single": mv.error_share_single(p, test)}
+            for seed, p, a, l in zip(seeds, mv.probs(w, test.x, s.net), align, learned)]
 
 
 def _members(data: mv.MultiViewData, s: Settings, seeds, n_test: int | None = None):
@@ -125,8 +120,6 @@ def _ensemble_summary(w: torch.Tensor, features: torch.Tensor, test: mv.MultiVie
 def _main_part(s: Settings) -> dict:
     features, train, test, w, losses = _members(s.data, s, s.member_seeds)
     members = _nets_summary(w, s.member_seeds, features, test, s)
-    for m, p in zip(members, mv.probs(w, test.x, s.net)):
-        m["error_share_single"] = mv.error_share_single(p, test)
     out = {"members": members, "ensemble": _ensemble_summary(w, features, test, s),
            "final_train_loss": losses[-1], "test_single_count": int(test.single.sum()), "test_count": len(test)}
 
@@ -141,9 +134,6 @@ def _main_part(s: Settings) -> dict:
                        for p in mv.probs(w[:len(s.student_seeds)], train.x, s.net)])
     w_self, _ = mv.fit(student_init, train, s.net, s.students_gd, targets=own, T=s.T)
     out["self_kd"] = _nets_summary(w_self, s.student_seeds, features, test, s)
-    for group, weights in (("kd", w_kd), ("self_kd", w_self)):
-        for r, p in zip(out[group], mv.probs(weights, test.x, s.net)):
-            r["error_share_single"] = mv.error_share_single(p, test)
     out["self_kd_teachers"] = list(s.member_seeds[:len(s.student_seeds)])
 
     # control: the same learner and ensemble on data whose classes each have one view

@@ -65,8 +65,8 @@ def trained_members(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig
     """Ensemble members of ``model`` trained on labels, one per seed, cached one by one like
     :func:`trained_model`; the missing ones are trained together in one vectorised run
     (:func:`kdbook.vectorized.train_members`), which gives the same members as one by one. Other
-    architectures than MLPs train one at a time on a CPU, where that is faster (both ways share
-    one cache key, so a member trained either way is reused by the other)."""
+    architectures than MLPs train one at a time on a CPU, where that is faster, and random-feature
+    models always do (both ways share one cache key, so a member trained either way is reused)."""
     from ..store import train_or_load
     from ..vectorized import train_members
 
@@ -74,8 +74,9 @@ def trained_members(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig
         return {"dataset": dataset_key, "model": model, "train": with_seed(cfg, seed), "train_limit": train_limit,
                 "member": True, **(extra_key or {})}
 
-    if model.kind != "mlp" and not str(device).startswith("cuda"):
-        # measured: on a CPU, vmap over convolutions is about 2x slower than one member at a time
+    if model.kind == "rf" or (model.kind != "mlp" and not str(device).startswith("cuda")):
+        # random features have frozen layers, which the vectorised path would train; and on a CPU,
+        # vmap over convolutions measured about 2x slower than one member at a time
         return [trained_model(kind, ds, dataset_key, model, cfg, s, device=device, train_limit=train_limit,
                               extra_key={"member": True, **(extra_key or {})}) for s in seeds]
     missing = [s for s in seeds if not model_path(kind, key(s)).is_file()]
