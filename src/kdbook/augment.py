@@ -37,3 +37,35 @@ def crop_flip(x: torch.Tensor, pad: int = 4, generator: torch.Generator | None =
     out = jitter(x, pad, generator) if pad > 0 else x
     flip = _randint(2, n, generator, x.device).bool()
     return torch.where(flip[:, None, None, None], out.flip(-1), out)
+
+
+#: Strengths of the policies that ``augment_px`` does not set (Stanton et al.'s kinds of policy).
+ROTATION_DEGREES = 15.0
+NOISE_STD = 0.1
+
+
+def rotate(x: torch.Tensor, max_degrees: float = ROTATION_DEGREES, generator: torch.Generator | None = None
+           ) -> torch.Tensor:
+    """Rotate each image about its centre by an angle drawn uniformly from [-max_degrees, max_degrees]
+    (bilinear, zero fill)."""
+    n = x.shape[0]
+    angle = (torch.rand(n, generator=generator) * 2 - 1) * max_degrees * torch.pi / 180
+    cos, sin = angle.cos(), angle.sin()
+    theta = torch.stack([torch.stack([cos, -sin, torch.zeros(n)], -1),
+                         torch.stack([sin, cos, torch.zeros(n)], -1)], 1).to(x.device, x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def gaussian_noise(x: torch.Tensor, std: float = NOISE_STD, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Add independent N(0, std^2) noise to every pixel."""
+    return x + std * torch.randn(x.shape, generator=generator).to(x.device, x.dtype)
+
+
+def mixup_inputs(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Mix each image with another of the batch: ``l * x + (1 - l) * x[perm]``, ``l ~ Uniform(0, 1)``
+    per example (mixup with Beta(1, 1)). The labels are not mixed: a teacher must label the mixed inputs."""
+    n = x.shape[0]
+    perm = torch.randperm(n, generator=generator).to(x.device)
+    lam = torch.rand(n, generator=generator).to(x.device, x.dtype)[:, None, None, None]
+    return lam * x + (1 - lam) * x.index_select(0, perm)

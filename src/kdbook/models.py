@@ -68,6 +68,43 @@ class RandomFeatures(nn.Module):
         return self.head(self.features(x))
 
 
+class PreActBlock(nn.Module):
+    """Pre-activation residual block: BN-ReLU-conv3x3-BN-ReLU-conv3x3, plus a (1x1 conv) shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.bn1, self.conv1 = nn.BatchNorm2d(c_in), nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn2, self.conv2 = nn.BatchNorm2d(c_out), nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.shortcut = (nn.Conv2d(c_in, c_out, 1, stride, bias=False) if stride != 1 or c_in != c_out
+                         else nn.Identity())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.bn1(x))
+        out = self.conv2(torch.relu(self.bn2(self.conv1(h))))
+        return out + (self.shortcut(h) if not isinstance(self.shortcut, nn.Identity) else x)
+
+
+class PreActResNet(nn.Module):
+    """The CIFAR pre-activation ResNet of He et al. (2016): depth 6n+2, three stages of n blocks
+    with ``channels`` (16, 32, 64 for ResNet-56), global average pooling and a linear head."""
+
+    def __init__(self, in_channels: int, num_classes: int, channels: Sequence[int] = (16, 32, 64), depth: int = 56):
+        super().__init__()
+        n = (depth - 2) // 6
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, channels[0], 3, 1, 1, bias=False)]
+        c = channels[0]
+        for i, out in enumerate(channels):
+            for j in range(n):
+                layers.append(PreActBlock(c, out, 2 if (i > 0 and j == 0) else 1))
+                c = out
+        layers += [nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(c, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
 class AverageOf(nn.Module):
     """One model whose output is the average of its sub-networks' logits, trained as a whole."""
 
@@ -81,13 +118,17 @@ class AverageOf(nn.Module):
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """What network to build: ``kind`` is 'mlp', 'cnn' or 'rf' (random features: one frozen random
-    layer of ``widths[0]`` units and a trained head); ``widths`` are hidden sizes or conv channels."""
+    """What network to build: ``kind`` is 'mlp', 'cnn', 'rf' (random features: one frozen random
+    layer of ``widths[0]`` units and a trained head) or 'resnet' (pre-activation ResNet of
+    ``depth`` = 6n+2 layers, ``widths`` its stages' channels); ``widths`` are hidden sizes or conv
+    channels."""
 
     kind: str = "mlp"
     widths: tuple[int, ...] = (800, 800)
     dropout: float = 0.0
     input_dropout: float = 0.0
+    #: layers of a 'resnet' (56 for the ResNet-56 of the CIFAR papers); ignored by other kinds
+    depth: int = 56
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(self.widths))
@@ -98,6 +139,8 @@ class ModelConfig:
             None if self.kind != "rf" or len(self.widths) == 1 else "a random-feature model ('rf') has one width",
             v.probability_open("dropout", self.dropout),
             v.probability_open("input_dropout", self.input_dropout),
+            None if self.kind != "resnet" or (isinstance(self.depth, int) and self.depth >= 8 and (self.depth - 2) % 6 == 0)
+            else f"a resnet's depth must be 6n+2 with n >= 1 (20, 32, 56, ...), got {self.depth!r}",
         ], "model")
 
 
@@ -113,10 +156,15 @@ def _build_rf(cfg: ModelConfig, input_shape: Sequence[int], num_classes: int) ->
     return RandomFeatures(math.prod(input_shape), cfg.widths[0], num_classes)
 
 
+def _build_resnet(cfg: ModelConfig, input_shape: Sequence[int], num_classes: int) -> nn.Module:
+    return PreActResNet(input_shape[0], num_classes, cfg.widths, cfg.depth)
+
+
 BUILDERS: dict[str, Callable[[ModelConfig, Sequence[int], int], nn.Module]] = {
     "mlp": _build_mlp,
     "cnn": _build_cnn,
     "rf": _build_rf,
+    "resnet": _build_resnet,
 }
 
 
@@ -132,6 +180,19 @@ def build_model(cfg: ModelConfig, input_shape: Sequence[int], num_classes: int, 
 def build_average(cfg: ModelConfig, input_shape: Sequence[int], num_classes: int, seeds: Sequence[int]) -> AverageOf:
     """An :class:`AverageOf` sub-networks of ``cfg``, one per seed (their initial weights)."""
     return AverageOf([build_model(cfg, input_shape, num_classes, seed=s) for s in seeds])
+
+
+@torch.no_grad()
+def interpolate_weights(start: nn.Module, target: nn.Module, lam: float) -> nn.Module:
+    """``start`` with every parameter and float buffer set to ``lam * target + (1 - lam) * start``
+    (same architecture): lam = 0 leaves ``start``, lam = 1 copies ``target``."""
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"lam must lie in [0, 1], got {lam}")
+    tgt = target.state_dict()
+    for name, value in start.state_dict().items():
+        if value.is_floating_point():
+            value.mul_(1 - lam).add_(tgt[name].to(value.device, value.dtype), alpha=lam)
+    return start
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -34,7 +34,13 @@ AUGMENTATIONS: dict[str, Callable[[torch.Tensor, int, torch.Generator], torch.Te
     "none": lambda x, px, g: x,
     "jitter": aug.jitter,
     "crop_flip": aug.crop_flip,
+    # strengths fixed in kdbook.augment (augment_px does not apply to these three)
+    "rotate": lambda x, px, g: aug.rotate(x, aug.ROTATION_DEGREES, g),
+    "noise": lambda x, px, g: aug.gaussian_noise(x, aug.NOISE_STD, g),
+    "mixup": lambda x, px, g: aug.mixup_inputs(x, g),
 }
+#: Policies whose outputs have no label of their own: only a teacher can label them.
+TEACHER_ONLY_AUGMENTATIONS = frozenset({"mixup"})
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "sgd": lambda params, c: torch.optim.SGD(params, lr=c.lr, momentum=c.momentum,
                                             weight_decay=c.weight_decay, nesterov=c.momentum > 0),
@@ -53,7 +59,9 @@ def autocast(device: torch.device, precision: str):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings of one run; ``augment`` applies ``augment_px`` (shift or padding)."""
+    """Optimisation settings of one run. ``augment`` names a policy of :data:`AUGMENTATIONS`;
+    ``augment_px`` is the shift or padding of 'jitter' and 'crop_flip' (the other policies'
+    strengths are fixed in :mod:`kdbook.augment`)."""
 
     epochs: int = 10
     batch_size: int = 128
@@ -198,7 +206,8 @@ def evaluate(model: nn.Module | Teacher, split: Split) -> dict[str, float]:
 def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective = label_objective, *,
           teacher: Teacher | None = None, val: Split | None = None, name: str = "run",
           progress: bool | None = None, teacher_logits: torch.Tensor | None = None,
-          checkpoint: Path | str | None = None) -> History:
+          checkpoint: Path | str | None = None,
+          monitor: Callable[[nn.Module], dict[str, float]] | None = None) -> History:
     """Train ``model`` in place on ``data``; returns the per-epoch history.
 
     With a ``teacher`` (any callable from inputs to logits, used without gradients), its logits
@@ -208,9 +217,14 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
     With ``cfg.early_stopping`` the model ends with the weights of its best epoch on ``val``.
     With a ``checkpoint`` path the run's state is saved there after every epoch, an existing
     checkpoint is resumed from, and the file is removed when the run completes.
+    ``monitor(model)`` is called after every epoch (model in eval mode, no gradients) and its
+    numbers are added to that epoch's record (e.g. agreement with the teacher on the training set).
     """
     if cfg.early_stopping and val is None:
         raise ConfigError(f"{name}: early_stopping needs a validation split (val=...)")
+    if cfg.augment in TEACHER_ONLY_AUGMENTATIONS and teacher is None:
+        raise ConfigError(f"{name}: augment='{cfg.augment}' makes inputs without labels; it needs a teacher "
+                          "to label them (and a pure distillation objective)")
     device = data.x.device
     model.to(device)
     torch.manual_seed(cfg.seed)
@@ -258,6 +272,10 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
         record["epoch"] = epoch + 1
         if val is not None:
             record["val_accuracy"] = metrics.accuracy(predict_probs(model, val.x), val.y)
+        if monitor is not None:
+            model.eval()
+            with torch.no_grad():
+                record.update(monitor(model))
         history.epochs.append(record)
         if cfg.early_stopping and (best is None or record["val_accuracy"] > best[0]):
             best = (record["val_accuracy"], {k: t.detach().clone() for k, t in model.state_dict().items()})

@@ -19,6 +19,7 @@ CHAPTERS: dict[str, str] = {
     "ch04": "kdbook.experiments.ch04_ensembles",
     "ch05": "kdbook.experiments.ch05_three_mysteries",
     "ch06": "kdbook.experiments.ch06_multiview",
+    "ch07": "kdbook.experiments.ch07_fidelity",
     "ch08": "kdbook.experiments.ch08_deployment",
     "ch09": "kdbook.experiments.ch09_open_questions",
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from torch import nn
@@ -39,10 +39,16 @@ def trained_model(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig, 
 def trained_run(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig, cfg: TrainConfig, seed: int, *,
                 device: str = "cpu", train_limit: int | None = None, objective: Objective = label_objective,
                 teacher: Teacher | None = None, teacher_logits=None, extra_key: dict[str, Any] | None = None,
-                train_split: Split | None = None, track_val: bool = False) -> tuple[nn.Module, dict]:
+                train_split: Split | None = None, track_val: bool = False,
+                build: Callable[[], nn.Module] | None = None,
+                monitor: Callable[[nn.Module], dict[str, float]] | None = None) -> tuple[nn.Module, dict]:
     """:func:`trained_model` and its training history (per-epoch losses; validation accuracy when
     ``track_val`` or early stopping is on), kept with the cached model. The run checkpoints every
-    epoch beside the cache entry, so an interrupted run resumes where it stopped."""
+    epoch beside the cache entry, so an interrupted run resumes where it stopped.
+
+    ``build`` replaces the seeded initial model (e.g. an interpolated initialisation) and
+    ``monitor`` adds per-epoch measurements to the history; ``extra_key`` must then say what
+    they are, since the cache key cannot see inside them."""
     tcfg = with_seed(cfg, seed)
     key = {"dataset": dataset_key, "model": model, "train": tcfg, "train_limit": train_limit, **(extra_key or {})}
     if track_val:
@@ -52,9 +58,9 @@ def trained_run(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig, cf
     checkpoint = model_path(kind, key).with_suffix(".ckpt")  # an interrupted run resumes from here
     trained, _, meta = fit_or_load(
         kind, key,
-        build=lambda: build_model(model, ds.input_shape, ds.num_classes, seed=seed),
+        build=build or (lambda: build_model(model, ds.input_shape, ds.num_classes, seed=seed)),
         fit=lambda m: train(m, data, tcfg, objective, teacher=teacher, teacher_logits=teacher_logits,
-                            val=val, name=f"{kind} seed {seed}", checkpoint=checkpoint),
+                            val=val, name=f"{kind} seed {seed}", checkpoint=checkpoint, monitor=monitor),
         device=device)
     return trained, meta.get("history", {})
 

@@ -1,0 +1,457 @@
+"""Chapter 7, does knowledge distillation really work? Fidelity vs generalisation (Stanton et al. 2021).
+
+Four stored results:
+
+* ``ch07-teachers``: students of the teachers' architecture distilled from ensembles of 1, 3 and
+  5 members (pure distillation, tau = 4 and tau = 1), with accuracy, ECE, and fidelity (top-1
+  agreement, KL(teacher || student) at T = 1) on the training data and on the test split;
+* ``ch07-augmentation``: the same student and a one-member teacher with different augmentation
+  policies for the distillation data (none, crop + flip, mixup labelled by the teacher,
+  rotation, noise);
+* ``ch07-epochs``: train agreement after every epoch of a long run, with SGD and with Adam, on a
+  reduced transfer set;
+* ``ch07-init``: students initialised at lambda * teacher + (1 - lambda) * random before
+  distillation, for several lambda.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import metrics
+from .. import validate as v
+from ..data import Dataset, Split, load_dataset
+from ..models import ModelConfig, build_model, interpolate_weights
+from ..profiles import get_profile
+from ..store import StoredResult, run_or_load
+from ..teachers import Ensemble
+from ..train import (AUGMENTATIONS, DistillConfig, TrainConfig, distill_objective, predict_logits,
+                     predict_probs)
+from .common import trained_members, trained_run
+
+TITLE = "Does distillation really work? Fidelity vs generalisation"
+NOTEBOOK = "ch07_fidelity.ipynb"
+
+#: Stanton et al. (2021): CIFAR-100, pre-activation ResNet-56, tau = 4, pure distillation (%).
+PAPER = {
+    "test_agreement_mixup": 86.0,
+    "test_agreement_crop_flip": 84.5,
+    "train_agreement_300_epochs": 78.95,
+    "train_agreement_5000_epochs": 83.3,
+    "lambda_jump": 0.375,
+}
+#: Stanton et al. (2021), ImageNet, teachers of 1 / 3 / 5 members: test agreement (%) and KL.
+PAPER_IMAGENET = {1: (85.5, 0.217), 3: (87.8, 0.157), 5: (88.4, 0.142)}
+#: The paper's kinds of augmentation policy, in the order the chapter shows them.
+POLICIES = ("none", "crop_flip", "mixup", "rotate", "noise")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Chapter 7 for one profile.
+
+    The teachers' members are cached under ``teacher_kind``; in ``full`` that is chapter 5's
+    CNN members (same dataset, model and training), so the two chapters share them. Member j of
+    the teacher of seed index i has seed ``100 + teacher_seed_stride * i + j``.
+    """
+
+    dataset: str
+    train_limit: int | None
+    teacher_kind: str
+    model: ModelConfig
+    teacher_train: TrainConfig
+    teacher_sizes: tuple[int, ...]
+    teacher_seed_stride: int
+    seeds: tuple[int, ...]
+    #: the students' optimisation, augmentation included (the paper's baseline is crop + flip)
+    student_train: TrainConfig
+    temperatures: tuple[float, ...]
+    policies: tuple[str, ...]
+    #: members of the teacher in the augmentation comparison
+    policy_teacher: int
+    #: transfer set of the optimisation experiments: this many training images, no augmentation
+    opt_subset: int
+    #: one long run per optimiser (their ``optimizer`` names them) for the epochs curve
+    opt_runs: tuple[TrainConfig, ...]
+    lambdas: tuple[float, ...]
+    lambda_train: TrainConfig
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        v.raise_if([
+            v.seeds("seeds", self.seeds),
+            None if len(self.seeds) >= 2 else "seeds must hold at least 2 seeds",
+            None if self.teacher_sizes and all(isinstance(k, int) and k >= 1 for k in self.teacher_sizes)
+            else f"teacher_sizes must be integers >= 1, got {self.teacher_sizes!r}",
+            None if 1 in self.teacher_sizes else "teacher_sizes must include 1 (the self-distillation teacher)",
+            v.positive_int("teacher_seed_stride", self.teacher_seed_stride),
+            None if max(self.teacher_sizes, default=1) <= self.teacher_seed_stride
+            else "teacher_seed_stride must be at least the largest teacher size (seeds would overlap)",
+            None if self.temperatures and all(isinstance(t, (int, float)) and t > 0 for t in self.temperatures)
+            else f"temperatures must be positive numbers, got {self.temperatures!r}",
+            None if self.policies and set(self.policies) <= set(AUGMENTATIONS)
+            else f"policies must be among {sorted(AUGMENTATIONS)}, got {self.policies!r}",
+            None if self.policy_teacher in self.teacher_sizes else "policy_teacher must be one of teacher_sizes",
+            v.positive_int("opt_subset", self.opt_subset),
+            None if self.opt_runs and all(c.augment == "none" for c in self.opt_runs)
+            else "opt_runs must be non-empty and without augmentation (train agreement is measured on the transfer set)",
+            None if len({c.optimizer for c in self.opt_runs}) == len(self.opt_runs)
+            else "opt_runs must use different optimizers",
+            None if self.lambdas and all(isinstance(x, (int, float)) and 0 <= x <= 1 for x in self.lambdas)
+            else f"lambdas must lie in [0, 1], got {self.lambdas!r}",
+            None if self.lambda_train.augment == "none" else "lambda_train must not augment",
+        ], "ch07 settings")
+
+    def member_seeds(self, i: int) -> list[int]:
+        """Seeds of the members available to the teachers of seed index ``i``."""
+        return [100 + self.teacher_seed_stride * i + j for j in range(max(self.teacher_sizes))]
+
+    def student_seed(self, i: int) -> int:
+        """Seed of the students of seed index ``i`` (the same for every teacher: paired comparisons)."""
+        return 1000 + self.seeds[i]
+
+
+_CNN_ADAM = TrainConfig(epochs=10, batch_size=128, lr=0.003, optimizer="adam")
+
+SETTINGS: dict[str, Settings] = {
+    "smoke": Settings(
+        dataset="digits", train_limit=None, teacher_kind="ch07-member", model=ModelConfig("cnn", (8, 16)),
+        teacher_train=TrainConfig(epochs=10, batch_size=64, lr=0.01, optimizer="adam"),
+        teacher_sizes=(1, 3), teacher_seed_stride=3, seeds=(0, 1),
+        student_train=TrainConfig(epochs=8, batch_size=64, lr=0.01, optimizer="adam", augment="crop_flip", augment_px=1),
+        temperatures=(4.0, 1.0), policies=POLICIES, policy_teacher=1, opt_subset=400,
+        opt_runs=(TrainConfig(epochs=10, batch_size=64, lr=0.01, optimizer="adam"),
+                  TrainConfig(epochs=10, batch_size=64, lr=0.02, optimizer="sgd")),
+        lambdas=(0.0, 0.375, 1.0), lambda_train=TrainConfig(epochs=5, batch_size=64, lr=0.01, optimizer="adam")),
+    # Fashion-MNIST, 10,000 training images, chapter 5's CNN members as teachers (shared cache).
+    # Students: the members' recipe, 12 epochs; crop + flip (2 px) as the paper's baseline policy.
+    # SGD's learning rate was picked on the validation split (see the chapter).
+    "full": Settings(
+        dataset="fashion-mnist", train_limit=10_000, teacher_kind="ch05-deep-member",
+        model=ModelConfig("cnn", (16, 32, 64)), teacher_train=_CNN_ADAM,
+        teacher_sizes=(1, 3, 5), teacher_seed_stride=10, seeds=(0, 1, 2),
+        student_train=TrainConfig(epochs=12, batch_size=128, lr=0.003, optimizer="adam", augment="crop_flip",
+                                  augment_px=2),
+        temperatures=(4.0, 1.0), policies=POLICIES, policy_teacher=1, opt_subset=2000,
+        opt_runs=(TrainConfig(epochs=100, batch_size=128, lr=0.003, optimizer="adam"),
+                  TrainConfig(epochs=100, batch_size=128, lr=0.02, optimizer="sgd")),
+        lambdas=(0.0, 0.25, 0.375, 0.5, 0.75, 1.0),
+        lambda_train=TrainConfig(epochs=20, batch_size=128, lr=0.003, optimizer="adam")),
+    # Stanton et al.: CIFAR-100, pre-activation ResNet-56, SGD, crop + flip, 300 epochs.
+    "paper": Settings(
+        dataset="cifar100", train_limit=None, teacher_kind="ch07-member",
+        model=ModelConfig("resnet", (16, 32, 64), depth=56),
+        teacher_train=TrainConfig(epochs=300, batch_size=128, lr=0.1, weight_decay=5e-4, augment="crop_flip", augment_px=4),
+        teacher_sizes=(1, 3, 5), teacher_seed_stride=10, seeds=(0, 1, 2),
+        student_train=TrainConfig(epochs=300, batch_size=128, lr=0.1, weight_decay=5e-4, augment="crop_flip",
+                                  augment_px=4),
+        temperatures=(4.0, 1.0), policies=POLICIES, policy_teacher=1, opt_subset=50_000,
+        opt_runs=(TrainConfig(epochs=1000, batch_size=128, lr=0.1, weight_decay=5e-4),
+                  TrainConfig(epochs=1000, batch_size=128, lr=0.001, optimizer="adam")),
+        lambdas=(0.0, 0.25, 0.375, 0.5, 0.75, 1.0),
+        lambda_train=TrainConfig(epochs=300, batch_size=128, lr=0.1, weight_decay=5e-4)),
+}
+
+
+def settings(profile: str) -> Settings:
+    """Chapter 7's settings for ``profile`` (validated)."""
+    get_profile(profile)
+    return SETTINGS[profile]
+
+
+# ------------------------------------------------------------------------------ computations
+def _dataset(s: Settings, device: str) -> Dataset:
+    return load_dataset(s.dataset, device=device, train_limit=s.train_limit)
+
+
+def _members(s: Settings, ds: Dataset, device: str) -> list[list]:
+    """The teachers' members, per seed index (all trained, or loaded, up front)."""
+    seeds = [seed for i in range(len(s.seeds)) for seed in s.member_seeds(i)]
+    flat = trained_members(s.teacher_kind, ds, s.dataset, s.model, s.teacher_train, seeds, device=device,
+                           train_limit=s.train_limit)
+    n = max(s.teacher_sizes)
+    return [flat[i * n:(i + 1) * n] for i in range(len(s.seeds))]
+
+
+def _teacher_key(s: Settings, i: int, size: int) -> dict:
+    return {"kind": s.teacher_kind, "model": s.model, "train": s.teacher_train,
+            "seeds": s.member_seeds(i)[:size]}
+
+
+def fidelity_row(student_probs: dict[str, torch.Tensor], teacher_probs: dict[str, torch.Tensor],
+                 ds: Dataset) -> dict[str, float]:
+    """Test accuracy, NLL and ECE of the student, and its fidelity to the teacher (agreement and
+    KL(teacher || student) at T = 1) on the training data and on the test split."""
+    test = metrics.summary(student_probs["test"], ds.test.y)
+    row = {"accuracy": test["accuracy"], "nll": test["nll"], "ece": test["ece"]}
+    for split in ("train", "test"):
+        row[f"{split}_agreement"] = metrics.agreement(teacher_probs[split], student_probs[split])
+        row[f"{split}_kl"] = metrics.kl_teacher_student(teacher_probs[split], student_probs[split])
+    return row
+
+
+def _probs(model, ds: Dataset) -> dict[str, torch.Tensor]:
+    return {"train": predict_probs(model, ds.train.x), "test": predict_probs(model, ds.test.x)}
+
+
+def _student(s: Settings, ds: Dataset, kind: str, teacher: Ensemble, teacher_key: dict, T: float, cfg: TrainConfig,
+             seed: int, device: str):
+    dcfg = DistillConfig(T=T)
+    return trained_run(kind, ds, s.dataset, s.model, cfg, seed, device=device, train_limit=s.train_limit,
+                       objective=distill_objective(dcfg), teacher=teacher,
+                       extra_key={"teacher": teacher_key, "distill": dcfg})[0]
+
+
+def _teachers_part(s: Settings, device: str) -> dict:
+    ds = _dataset(s, device)
+    members = _members(s, ds, device)
+    teachers, students = [], []
+    for i, seed in enumerate(s.seeds):
+        for size in s.teacher_sizes:
+            teacher = Ensemble(members[i][:size])
+            t_probs = _probs(teacher, ds)
+            t_sum = metrics.summary(t_probs["test"], ds.test.y)
+            teachers.append({"seed": seed, "members": size, "accuracy": t_sum["accuracy"], "nll": t_sum["nll"],
+                             "ece": t_sum["ece"], "train_accuracy": metrics.accuracy(t_probs["train"], ds.train.y)})
+            for T in s.temperatures:
+                student = _student(s, ds, "ch07-student", teacher, _teacher_key(s, i, size), T, s.student_train,
+                                   s.student_seed(i), device)
+                students.append({"seed": seed, "members": size, "T": T,
+                                 **fidelity_row(_probs(student, ds), t_probs, ds)})
+    return {"dataset": ds.describe(), "teachers": teachers, "students": students}
+
+
+def _with_augment(cfg: TrainConfig, policy: str) -> TrainConfig:
+    return TrainConfig(**{**cfg.__dict__, "augment": policy})
+
+
+def _augmentation_part(s: Settings, device: str) -> dict:
+    ds = _dataset(s, device)
+    members = _members(s, ds, device)
+    rows = []
+    T = s.temperatures[0]
+    for i, seed in enumerate(s.seeds):
+        teacher = Ensemble(members[i][:s.policy_teacher])
+        t_probs = _probs(teacher, ds)
+        for policy in s.policies:
+            student = _student(s, ds, "ch07-student", teacher, _teacher_key(s, i, s.policy_teacher), T,
+                               _with_augment(s.student_train, policy), s.student_seed(i), device)
+            rows.append({"seed": seed, "policy": policy, **fidelity_row(_probs(student, ds), t_probs, ds)})
+    return {"dataset": ds.describe(), "T": T, "teacher_members": s.policy_teacher, "rows": rows}
+
+
+def _transfer_subset(s: Settings, ds: Dataset) -> Split:
+    n = min(s.opt_subset, len(ds.train))
+    return ds.train.subset(torch.arange(n, device=ds.train.x.device))
+
+
+def _epochs_part(s: Settings, device: str) -> dict:
+    """One long run per optimiser and seed, distilling the one-member teacher on the transfer subset."""
+    ds = _dataset(s, device)
+    members = _members(s, ds, device)
+    subset = _transfer_subset(s, ds)
+    T = s.temperatures[0]
+    dcfg = DistillConfig(T=T)
+    curves, rows = [], []
+    for i, seed in enumerate(s.seeds):
+        teacher = members[i][0]
+        t_sub, t_test = predict_probs(teacher, subset.x), predict_probs(teacher, ds.test.x)
+        t_logits = predict_logits(teacher, subset.x)
+
+        def monitor(model, t_sub=t_sub):
+            return {"train_agreement": metrics.agreement(t_sub, predict_probs(model, subset.x))}
+
+        for cfg in s.opt_runs:
+            student, history = trained_run(
+                "ch07-long", ds, s.dataset, s.model, cfg, s.student_seed(i), device=device,
+                train_limit=s.train_limit, objective=distill_objective(dcfg), teacher_logits=t_logits,
+                train_split=subset, monitor=monitor,
+                extra_key={"teacher": _teacher_key(s, i, 1), "distill": dcfg, "subset": len(subset),
+                           "monitor": "train_agreement"})
+            epochs = history["epochs"]
+            curves.append({"seed": seed, "optimizer": cfg.optimizer,
+                           "epoch": [e["epoch"] for e in epochs],
+                           "train_agreement": [e["train_agreement"] for e in epochs],
+                           "loss": [e["loss"] for e in epochs]})
+            s_test = predict_probs(student, ds.test.x)
+            rows.append({"seed": seed, "optimizer": cfg.optimizer, "epochs": cfg.epochs, "lr": cfg.lr,
+                         "train_agreement": metrics.agreement(t_sub, predict_probs(student, subset.x)),
+                         "train_kl": metrics.kl_teacher_student(t_sub, predict_probs(student, subset.x)),
+                         "test_agreement": metrics.agreement(t_test, s_test),
+                         "accuracy": metrics.accuracy(s_test, ds.test.y)})
+    return {"dataset": ds.describe(), "subset": len(subset), "T": T, "curves": curves, "rows": rows}
+
+
+def _init_part(s: Settings, device: str) -> dict:
+    """Students started at lambda * teacher + (1 - lambda) * random, then distilled on the transfer subset."""
+    ds = _dataset(s, device)
+    members = _members(s, ds, device)
+    subset = _transfer_subset(s, ds)
+    T = s.temperatures[0]
+    dcfg = DistillConfig(T=T)
+    rows = []
+    for i, seed in enumerate(s.seeds):
+        teacher = members[i][0]
+        t_sub, t_test = predict_probs(teacher, subset.x), predict_probs(teacher, ds.test.x)
+        for lam in s.lambdas:
+            def start(lam=lam, teacher=teacher, i=i):
+                random_init = build_model(s.model, ds.input_shape, ds.num_classes, seed=s.student_seed(i)).to(device)
+                return interpolate_weights(random_init, teacher, lam)
+
+            before = start()
+            student, _ = trained_run(
+                "ch07-init", ds, s.dataset, s.model, s.lambda_train, s.student_seed(i), device=device,
+                train_limit=s.train_limit, objective=distill_objective(dcfg), teacher_logits=predict_logits(teacher, subset.x),
+                train_split=subset, build=start,
+                extra_key={"teacher": _teacher_key(s, i, 1), "distill": dcfg, "subset": len(subset),
+                           "init_lambda": lam})
+            s_sub, s_test = predict_probs(student, subset.x), predict_probs(student, ds.test.x)
+            rows.append({"seed": seed, "lambda": lam,
+                         "initial_train_agreement": metrics.agreement(t_sub, predict_probs(before, subset.x)),
+                         "train_agreement": metrics.agreement(t_sub, s_sub),
+                         "test_agreement": metrics.agreement(t_test, s_test),
+                         "train_kl": metrics.kl_teacher_student(t_sub, s_sub),
+                         "accuracy": metrics.accuracy(s_test, ds.test.y),
+                         "teacher_accuracy": metrics.accuracy(t_test, ds.test.y)})
+    return {"dataset": ds.describe(), "subset": len(subset), "T": T, "rows": rows}
+
+
+_PARTS = {"ch07-teachers": _teachers_part, "ch07-augmentation": _augmentation_part,
+          "ch07-epochs": _epochs_part, "ch07-init": _init_part}
+
+
+def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
+    """Train (or load) chapter 7's teachers and students and store the measurements."""
+    s = settings(profile)
+    return {kind.removeprefix("ch07-"): run_or_load(kind, s, lambda part=part: part(s, device), profile=profile,
+                                                     seeds=list(s.seeds), device=device, recompute=recompute)
+            for kind, part in _PARTS.items()}
+
+
+# ------------------------------------------------------------------------------ analyses
+_PCT = ("accuracy", "train_agreement", "test_agreement")
+
+
+def _percent(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for col in _PCT:
+        if col in df:
+            df[col] *= 100
+    return df
+
+
+def _mean_std(df: pd.DataFrame, by: list[str], cols: list[str]) -> pd.DataFrame:
+    g = df.groupby(by, sort=False)
+    out = g[cols].mean()
+    std = g[cols].std(ddof=1).add_suffix(" std")
+    return out.join(std)[[c for col in cols for c in (col, f"{col} std")]]
+
+
+def teacher_table(result: StoredResult) -> pd.DataFrame:
+    """Teachers of 1/3/5 members: test accuracy (%) and ECE, mean and std over seeds."""
+    df = _percent(pd.DataFrame(result.value["teachers"]))
+    return _mean_std(df, ["members"], ["accuracy", "ece"])
+
+
+def student_table(result: StoredResult) -> pd.DataFrame:
+    """Students per (teacher members, T): accuracy, agreement and KL on train and test, ECE;
+    mean and std over seeds; the teacher's accuracy and ECE beside them."""
+    df = _percent(pd.DataFrame(result.value["students"]))
+    out = _mean_std(df, ["members", "T"], ["accuracy", "train_agreement", "test_agreement", "train_kl", "test_kl",
+                                           "ece"])
+    teachers = teacher_table(result)
+    out.insert(0, "teacher accuracy", [teachers.loc[m, "accuracy"] for m, _ in out.index])
+    out.insert(1, "teacher ece", [teachers.loc[m, "ece"] for m, _ in out.index])
+    return out
+
+
+def augmentation_table(result: StoredResult) -> pd.DataFrame:
+    """Per policy: test and train agreement, test KL, accuracy and ECE, with the paper's test agreement."""
+    df = _percent(pd.DataFrame(result.value["rows"]))
+    out = _mean_std(df, ["policy"], ["test_agreement", "train_agreement", "test_kl", "accuracy", "ece"])
+    paper = {"mixup": PAPER["test_agreement_mixup"], "crop_flip": PAPER["test_agreement_crop_flip"]}
+    out["paper test agreement"] = [paper.get(p, np.nan) for p in out.index]
+    return out
+
+
+def epochs_curves(result: StoredResult) -> dict[str, np.ndarray]:
+    """Train agreement (%) per epoch, mean over seeds, per optimiser (plus 'epoch')."""
+    curves = pd.DataFrame(result.value["curves"])
+    out: dict[str, np.ndarray] = {}
+    for opt, g in curves.groupby("optimizer", sort=False):
+        out[opt] = 100 * np.mean(np.stack([np.asarray(c) for c in g["train_agreement"]]), axis=0)
+        out["epoch"] = np.asarray(g["epoch"].iloc[0])
+    return out
+
+
+def epochs_table(result: StoredResult) -> pd.DataFrame:
+    """Per optimiser, at the end of the long run: train and test agreement, train KL, accuracy."""
+    df = _percent(pd.DataFrame(result.value["rows"]))
+    return _mean_std(df, ["optimizer"], ["train_agreement", "test_agreement", "train_kl", "accuracy"])
+
+
+def init_table(result: StoredResult) -> pd.DataFrame:
+    """Per lambda: agreement at initialisation and after distillation (train, test), accuracy."""
+    df = pd.DataFrame(result.value["rows"])
+    df["initial_train_agreement"] *= 100
+    df = _percent(df)
+    return _mean_std(df, ["lambda"], ["initial_train_agreement", "train_agreement", "test_agreement", "train_kl",
+                                      "accuracy"])
+
+
+def scatter_points(results: dict[str, StoredResult]) -> pd.DataFrame:
+    """Every student with a test agreement and an ECE: (source, label, test agreement %, ECE)."""
+    rows = []
+    for r in results["teachers"].value["students"]:
+        rows.append({"source": f"teacher of {r['members']}, T={r['T']:g}", "test_agreement": 100 * r["test_agreement"],
+                     "ece": r["ece"], "accuracy": 100 * r["accuracy"]})
+    for r in results["augmentation"].value["rows"]:
+        rows.append({"source": f"policy {r['policy']}", "test_agreement": 100 * r["test_agreement"], "ece": r["ece"],
+                     "accuracy": 100 * r["accuracy"]})
+    return pd.DataFrame(rows)
+
+
+def lambda_jump(result: StoredResult, threshold: float = 99.0) -> float | None:
+    """The smallest lambda whose mean train agreement after distillation reaches ``threshold`` %
+    (None if none does)."""
+    t = init_table(result)
+    hits = [lam for lam, a in t["train_agreement"].items() if a >= threshold]
+    return float(min(hits)) if hits else None
+
+
+def headline(results: dict[str, StoredResult]) -> dict[str, float]:
+    """The chapter's numbers for the prose."""
+    st = student_table(results["teachers"])
+    out: dict[str, float] = {}
+    for (m, T), row in st.iterrows():
+        key = f"m{m}_T{T:g}"
+        for col in ("accuracy", "train_agreement", "test_agreement", "test_kl", "train_kl", "ece"):
+            out[f"{key}_{col}"] = float(row[col])
+            out[f"{key}_{col}_std"] = float(row[f"{col} std"])
+        out[f"{key}_teacher_accuracy"] = float(row["teacher accuracy"])
+        out[f"{key}_teacher_ece"] = float(row["teacher ece"])
+        out[f"{key}_gap"] = float(row["accuracy"] - row["teacher accuracy"])
+    aug = augmentation_table(results["augmentation"])
+    for policy, row in aug.iterrows():
+        out[f"aug_{policy}_test_agreement"] = float(row["test_agreement"])
+        out[f"aug_{policy}_accuracy"] = float(row["accuracy"])
+    out["aug_best_policy_agreement"] = float(aug["test_agreement"].max())
+    ep = epochs_table(results["epochs"])
+    curves = epochs_curves(results["epochs"])
+    for opt, row in ep.iterrows():
+        out[f"ep_{opt}_train_agreement"] = float(row["train_agreement"])
+        out[f"ep_{opt}_test_agreement"] = float(row["test_agreement"])
+        c = curves[opt]
+        out[f"ep_{opt}_train_agreement_at_tenth"] = float(c[max(len(c) // 10 - 1, 0)])
+    out["ep_epochs"] = float(len(curves["epoch"]))
+    it = init_table(results["init"])
+    for lam, row in it.iterrows():
+        out[f"init_{lam:g}_train_agreement"] = float(row["train_agreement"])
+        out[f"init_{lam:g}_test_agreement"] = float(row["test_agreement"])
+    jump = lambda_jump(results["init"])
+    out["init_jump"] = float("nan") if jump is None else jump
+    return out
