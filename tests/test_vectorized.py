@@ -65,3 +65,20 @@ def test_vectorised_training_rejects_dropout(digits):
     with pytest.raises(ConfigError, match="does not support dropout"):
         train_members(ModelConfig("mlp", (8,), dropout=0.5), digits.train, TrainConfig(epochs=1), [0],
                       digits.input_shape, 10)
+
+
+@pytest.mark.parametrize("mcfg", [ModelConfig("mlp", (48, 24)), ModelConfig("mlp", (32,)), ModelConfig("cnn", (4, 8))])
+def test_shared_batch_order_matches_one_by_one_with_one_data_seed(digits, mcfg):
+    """shared_order: members differ only in their initial weights; each equals a member trained
+    alone from its own initial weights with the common data order (cfg.seed)."""
+    cfg = TrainConfig(epochs=2, batch_size=32, lr=0.05, augment="jitter", augment_px=1, seed=3)
+    seeds = [0, 1, 5]
+    together, hist = train_members(mcfg, digits.train, cfg, seeds, digits.input_shape, 10, shared_order=True)
+    alone = []
+    for s in seeds:
+        m = build_model(mcfg, digits.input_shape, 10, seed=s)
+        train(m, digits.train, cfg)  # cfg.seed = 3 for every member: the shared order
+        alone.append(m)
+    _assert_same(together, alone, atol=1e-5)
+    assert hist.epochs[-1]["loss"] < hist.epochs[0]["loss"]
+    assert not torch.allclose(next(together[0].parameters()), next(together[1].parameters()))

@@ -44,17 +44,21 @@ ROTATION_DEGREES = 15.0
 NOISE_STD = 0.1
 
 
-def rotate(x: torch.Tensor, max_degrees: float = ROTATION_DEGREES, generator: torch.Generator | None = None
-           ) -> torch.Tensor:
-    """Rotate each image about its centre by an angle drawn uniformly from [-max_degrees, max_degrees]
-    (bilinear, zero fill)."""
+def rotate_by(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
+    """Rotate image i about its centre by ``degrees[i]`` (counter-clockwise; bilinear, zero fill)."""
     n = x.shape[0]
-    angle = (torch.rand(n, generator=generator) * 2 - 1) * max_degrees * torch.pi / 180
+    angle = degrees.to(torch.float32).cpu() * torch.pi / 180
     cos, sin = angle.cos(), angle.sin()
     theta = torch.stack([torch.stack([cos, -sin, torch.zeros(n)], -1),
                          torch.stack([sin, cos, torch.zeros(n)], -1)], 1).to(x.device, x.dtype)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def rotate(x: torch.Tensor, max_degrees: float = ROTATION_DEGREES, generator: torch.Generator | None = None
+           ) -> torch.Tensor:
+    """Rotate each image by an angle drawn uniformly from [-max_degrees, max_degrees]."""
+    return rotate_by(x, (torch.rand(x.shape[0], generator=generator) * 2 - 1) * max_degrees)
 
 
 def gaussian_noise(x: torch.Tensor, std: float = NOISE_STD, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -8,7 +8,9 @@ ratio (baseline time / ours), so that a noisy shared machine affects both alike.
   step. Ours: :func:`kdbook.train.train`, data resident on the device, batches by index
   sampling, the teacher's logits computed once for the transfer set.
 * ``ensemble``: M small members. Baseline: one after another with our trainer. Ours:
-  :func:`kdbook.vectorized.train_members` (one grouped step for all members).
+  :func:`kdbook.vectorized.train_members` (one grouped step for all members), each member with
+  its own batch order; ``ensemble_narrow`` the same with members a quarter as wide;
+  ``ensemble_shared_order`` with one batch order for all members (first layers as one wide matmul).
 * ``mlp_throughput``: training FLOP/s of the 2x1200 MLP against the measured peak of a large
   float32 matmul on the same device.
 """
@@ -138,6 +140,28 @@ def bench_ensemble(sizes: BenchSizes, device: torch.device) -> dict[str, float]:
             "one_by_one_s": base, "vectorised_s": ours, "speedup": base / ours}
 
 
+def bench_ensemble_shared_order(sizes: BenchSizes, device: torch.device) -> dict[str, float]:
+    """The same members, all seeing the same batch order (they differ in their initial weights):
+    one by one with our trainer, then together with the first layers as one wide matmul."""
+    data = synthetic_data(sizes.n_train, device, seed=2)
+    mcfg = ModelConfig("mlp", sizes.member_widths)
+    cfg = TrainConfig(epochs=sizes.member_epochs, batch_size=sizes.batch_size, lr=0.01)
+    seeds = list(range(sizes.members))
+
+    def one_by_one():
+        for s in seeds:
+            train(build_model(mcfg, (1, 28, 28), 10, seed=s), data, cfg, label_objective, progress=False)
+
+    def together():
+        train_members(mcfg, data, cfg, seeds, (1, 28, 28), 10, progress=False, shared_order=True)
+
+    together()  # warm-up
+    base = _best_time(one_by_one, device, sizes.repeats)
+    ours = _best_time(together, device, sizes.repeats)
+    return {"members": sizes.members, "widths": "x".join(map(str, sizes.member_widths)),
+            "one_by_one_s": base, "vectorised_s": ours, "speedup": base / ours}
+
+
 def bench_ensemble_tiny(sizes: BenchSizes, device: torch.device) -> dict[str, float]:
     """The same with members a quarter as wide, where per-step overhead dominates."""
     narrow = tuple(max(1, w // 4) for w in sizes.member_widths)
@@ -167,6 +191,7 @@ BENCHMARKS: dict[str, Callable[[BenchSizes, torch.device], dict[str, float]]] = 
     "distill_epoch": bench_distill_epoch,
     "ensemble": bench_ensemble,
     "ensemble_narrow": bench_ensemble_tiny,
+    "ensemble_shared_order": bench_ensemble_shared_order,
     "mlp_throughput": bench_mlp_throughput,
 }
 

@@ -64,6 +64,17 @@ class StackedMLP(nn.Module):
                 h = torch.relu(h)
         return h
 
+    def forward_shared(self, x: torch.Tensor) -> torch.Tensor:
+        """All members on one shared batch (B, ...) -> (M, B, C). The first layer, where most of
+        the work is, runs as one wide matmul (B, in) x (in, M * H) instead of M small ones."""
+        first = self.layers[0]
+        M, d_in, H = first.weight.shape
+        wide = first.weight.transpose(0, 1).reshape(d_in, M * H)
+        h = (x.flatten(1) @ wide).view(-1, M, H).transpose(0, 1) + first.bias  # (M, B, H)
+        for layer in self.layers[1:]:
+            h = layer(torch.relu(h))
+        return h
+
     def copy_into_members(self) -> None:
         for i, layer in enumerate(self.layers):
             layer.copy_into([lin[i] for lin in self._linears])
@@ -106,8 +117,13 @@ def _with_seed(cfg: TrainConfig, seed: int) -> TrainConfig:
 def train_members(model_cfg: ModelConfig, data: Split, cfg: TrainConfig, seeds: Sequence[int],
                   input_shape: Sequence[int], num_classes: int, objective: Objective = label_objective, *,
                   teacher_logits: torch.Tensor | None = None, name: str = "ensemble",
-                  progress: bool | None = None) -> tuple[list[nn.Module], History]:
+                  progress: bool | None = None, shared_order: bool = False) -> tuple[list[nn.Module], History]:
     """Train one member per seed (initial weights from ``seed``, data order from ``cfg`` with that seed).
+
+    With ``shared_order`` every member sees the same batches, in the order (and with the
+    augmentation draws) of ``cfg.seed``: members then differ only in their initial weights, and
+    equal members trained one by one with ``cfg`` unchanged. MLP members are then much faster to
+    train together (their first layers become one wide matmul).
 
     Returns the trained members as ordinary modules, and one history whose losses are
     averaged over members. ``objective`` must average per-example terms over the batch (every
@@ -123,23 +139,30 @@ def train_members(model_cfg: ModelConfig, data: Split, cfg: TrainConfig, seeds: 
     stacked = stack_members(members)
     M = len(seeds)
     opt, sched = make_optimizer(list(stacked.parameters()), cfg, math.ceil(len(data) / cfg.batch_size))
-    gens = [torch.Generator().manual_seed(_with_seed(cfg, s).seed) for s in seeds]
+    gens = ([torch.Generator().manual_seed(cfg.seed)] if shared_order else
+            [torch.Generator().manual_seed(_with_seed(cfg, s).seed) for s in seeds])
+    wide = shared_order and isinstance(stacked, StackedMLP)
     augment = AUGMENTATIONS[cfg.augment]
     history = History()
     show = progress_enabled() if progress is None else progress
     start = time.perf_counter()
     n = len(data)
     for epoch in tqdm(range(cfg.epochs), desc=name, disable=not show, leave=False):
-        orders = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(device)  # (M, n)
+        orders = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(device)  # (M or 1, n)
         sums: dict[str, torch.Tensor] = {}
         for step, begin in enumerate(range(0, n, cfg.batch_size)):
-            idx = orders[:, begin:begin + cfg.batch_size]  # (M, B)
+            idx = orders[:, begin:begin + cfg.batch_size]  # (M or 1, B)
             flat = idx.reshape(-1)
-            x = data.x.index_select(0, flat).view(*idx.shape, *data.x.shape[1:])  # (M, B, ...)
-            y = data.y.index_select(0, flat).view(idx.shape)
+            x = data.x.index_select(0, flat).view(*idx.shape, *data.x.shape[1:])  # (M or 1, B, ...)
             if cfg.augment != "none":
-                x = torch.stack([augment(x[m], cfg.augment_px, gens[m]) for m in range(M)])
-            logits = stacked(x)  # (M, B, C)
+                x = torch.stack([augment(x[m], cfg.augment_px, gens[m]) for m in range(len(gens))])
+            if shared_order:
+                idx = idx.expand(M, -1)
+                flat = idx.reshape(-1)
+                logits = stacked.forward_shared(x[0]) if wide else stacked(x.expand(M, *x.shape[1:]))
+            else:
+                logits = stacked(x)  # (M, B, C)
+            y = data.y.index_select(0, flat).view(idx.shape)
             # Objectives average per-example terms over the batch, so the objective of all M x B
             # examples at once, times M, is the sum of the members' own losses: each member gets
             # exactly the gradient of its own loss.

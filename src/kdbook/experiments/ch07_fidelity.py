@@ -31,7 +31,7 @@ from ..store import StoredResult, run_or_load
 from ..teachers import Ensemble
 from ..train import (AUGMENTATIONS, DistillConfig, TrainConfig, distill_objective, predict_logits,
                      predict_probs)
-from .common import trained_members, trained_run
+from .common import compare, trained_members, trained_run
 
 TITLE = "Does distillation really work? Fidelity vs generalisation"
 NOTEBOOK = "ch07_fidelity.ipynb"
@@ -403,16 +403,34 @@ def init_table(result: StoredResult) -> pd.DataFrame:
                                       "accuracy"])
 
 
-def scatter_points(results: dict[str, StoredResult]) -> pd.DataFrame:
-    """Every student with a test agreement and an ECE: (source, label, test agreement %, ECE)."""
+def scatter_points(results: dict[str, StoredResult], baseline_policy: str = "crop_flip") -> pd.DataFrame:
+    """Every distinct student with its test agreement (%), ECE and accuracy, labelled by its source.
+    The augmentation comparison's ``baseline_policy`` students are the teacher-of-1, T = 4 students
+    of the main table (same cache entries), so they are listed once."""
     rows = []
     for r in results["teachers"].value["students"]:
         rows.append({"source": f"teacher of {r['members']}, T={r['T']:g}", "test_agreement": 100 * r["test_agreement"],
                      "ece": r["ece"], "accuracy": 100 * r["accuracy"]})
     for r in results["augmentation"].value["rows"]:
+        if r["policy"] == baseline_policy:
+            continue
         rows.append({"source": f"policy {r['policy']}", "test_agreement": 100 * r["test_agreement"], "ece": r["ece"],
                      "accuracy": 100 * r["accuracy"]})
     return pd.DataFrame(rows)
+
+
+def condition_means(results: dict[str, StoredResult]) -> pd.DataFrame:
+    """Mean test agreement and test accuracy (%) of every distinct condition of the chapter
+    (teacher and T; policy; optimiser of the long runs; lambda)."""
+    frames = [student_table(results["teachers"]).reset_index().assign(
+                  condition=lambda d: "teacher of " + d["members"].astype(str) + ", T=" + d["T"].map("{:g}".format)),
+              augmentation_table(results["augmentation"]).reset_index().assign(
+                  condition=lambda d: "policy " + d["policy"]),
+              epochs_table(results["epochs"]).reset_index().assign(condition=lambda d: "long run, " + d["optimizer"]),
+              init_table(results["init"]).reset_index().assign(
+                  condition=lambda d: "lambda " + d["lambda"].map("{:g}".format))]
+    out = pd.concat([f[["condition", "test_agreement", "accuracy"]] for f in frames], ignore_index=True)
+    return out.drop_duplicates("condition").set_index("condition")
 
 
 def lambda_jump(result: StoredResult, threshold: float = 99.0) -> float | None:
@@ -423,7 +441,7 @@ def lambda_jump(result: StoredResult, threshold: float = 99.0) -> float | None:
     return float(min(hits)) if hits else None
 
 
-def headline(results: dict[str, StoredResult]) -> dict[str, float]:
+def headline(results: dict[str, StoredResult]) -> dict[str, float | str]:
     """The chapter's numbers for the prose."""
     st = student_table(results["teachers"])
     out: dict[str, float] = {}
@@ -435,23 +453,197 @@ def headline(results: dict[str, StoredResult]) -> dict[str, float]:
         out[f"{key}_teacher_accuracy"] = float(row["teacher accuracy"])
         out[f"{key}_teacher_ece"] = float(row["teacher ece"])
         out[f"{key}_gap"] = float(row["accuracy"] - row["teacher accuracy"])
+        out[f"{key}_disagree_one_in"] = 100.0 / max(100.0 - float(row["test_agreement"]), 1e-9)
     aug = augmentation_table(results["augmentation"])
     for policy, row in aug.iterrows():
-        out[f"aug_{policy}_test_agreement"] = float(row["test_agreement"])
-        out[f"aug_{policy}_accuracy"] = float(row["accuracy"])
+        for col in ("test_agreement", "train_agreement", "accuracy", "ece"):
+            out[f"aug_{policy}_{col}"] = float(row[col])
+            out[f"aug_{policy}_{col}_std"] = float(row[f"{col} std"])
     out["aug_best_policy_agreement"] = float(aug["test_agreement"].max())
+    out["aug_best_policy"] = str(aug["test_agreement"].idxmax())
     ep = epochs_table(results["epochs"])
     curves = epochs_curves(results["epochs"])
     for opt, row in ep.iterrows():
-        out[f"ep_{opt}_train_agreement"] = float(row["train_agreement"])
-        out[f"ep_{opt}_test_agreement"] = float(row["test_agreement"])
+        for col in ("train_agreement", "test_agreement", "accuracy"):
+            out[f"ep_{opt}_{col}"] = float(row[col])
+            out[f"ep_{opt}_{col}_std"] = float(row[f"{col} std"])
         c = curves[opt]
         out[f"ep_{opt}_train_agreement_at_tenth"] = float(c[max(len(c) // 10 - 1, 0)])
     out["ep_epochs"] = float(len(curves["epoch"]))
     it = init_table(results["init"])
     for lam, row in it.iterrows():
-        out[f"init_{lam:g}_train_agreement"] = float(row["train_agreement"])
-        out[f"init_{lam:g}_test_agreement"] = float(row["test_agreement"])
+        for col in ("initial_train_agreement", "train_agreement", "test_agreement", "accuracy"):
+            out[f"init_{lam:g}_{col}"] = float(row[col])
     jump = lambda_jump(results["init"])
     out["init_jump"] = float("nan") if jump is None else jump
+    conditions = condition_means(results)
+    out["conditions"] = float(len(conditions))
+    out["agreement_accuracy_corr"] = (float(np.corrcoef(conditions["test_agreement"], conditions["accuracy"])[0, 1])
+                                      if len(conditions) > 2 else float("nan"))
+    pts = scatter_points(results)
+    out["calibration_corr"] = float(np.corrcoef(pts["test_agreement"], pts["ece"])[0, 1]) if len(pts) > 2 else float("nan")
+    out["calibration_points"] = float(len(pts))
     return out
+
+
+def _pm(h: dict, key: str, digits: int = 1) -> str:
+    std = h.get(f"{key}_std")
+    return f"{h[key]:.{digits}f}%" + (f" (± {std:.{digits}f})" if std is not None and np.isfinite(std) else "")
+
+
+def readings(h: dict, sizes: tuple[int, ...]) -> dict[str, str]:
+    """The chapter's prose findings as sentences computed from the numbers (comparisons by the
+    book's cautious rule), so the text stays true for whatever a run measured."""
+    T0 = 4
+    out: dict[str, str] = {}
+    k = "m1_T4"
+    out["reading_m1"] = (
+        f"With a teacher of one network (self-distillation), the student reaches {_pm(h, f'{k}_accuracy')} test "
+        f"accuracy against its teacher's {h[f'{k}_teacher_accuracy']:.1f}%: it is "
+        f"{relation(h, f'{k}_accuracy', f'{k}_teacher_accuracy')} its teacher. It agrees with the teacher on "
+        f"{_pm(h, f'{k}_test_agreement')} of the test images and on {_pm(h, f'{k}_train_agreement')} of the "
+        f"training images it was distilled on; KL(teacher || student) is {h[f'{k}_test_kl']:.3f} nats on test "
+        f"and {h[f'{k}_train_kl']:.3f} on train.")
+    beats = relation(h, f"{k}_accuracy", f"{k}_teacher_accuracy") == "higher than"
+    out["reading_paper_m1"] = (
+        f"As in the paper, the self-distilled student beats its teacher while disagreeing with it on "
+        f"{100 - h[f'{k}_test_agreement']:.1f}% of the test images." if beats else
+        f"Unlike in the paper, our self-distilled students do not beat their teacher (student minus teacher: "
+        f"{h[f'{k}_gap']:+.1f} points) and disagree with it on {100 - h[f'{k}_test_agreement']:.1f}% of the test "
+        f"images" + (", so here low fidelity comes with lower accuracy." if h[f"{k}_gap"] < 0 else "."))
+    big = max(sizes)
+    kb = f"m{big}_T4"
+    out["reading_ensembles"] = (
+        f"With a teacher of {big} networks (test accuracy {h[f'{kb}_teacher_accuracy']:.1f}%), the student reaches "
+        f"{_pm(h, f'{kb}_accuracy')}, {relation(h, f'{kb}_accuracy', f'{kb}_teacher_accuracy')} its teacher, and "
+        f"agrees with it on {_pm(h, f'{kb}_test_agreement')} of the test images: its test agreement is "
+        f"{relation(h, f'{kb}_test_agreement', f'{k}_test_agreement')} that of the self-distilled student, and its "
+        f"test KL is {h[f'{kb}_test_kl']:.3f} against {h[f'{k}_test_kl']:.3f}. The student's accuracy minus its "
+        f"teacher's is {h[f'{k}_gap']:+.1f} points with one network and {h[f'{kb}_gap']:+.1f} with {big}.")
+    if "m1_T1_accuracy" in h:
+        parts = []
+        for m in sizes:
+            a, b = f"m{m}_T1_test_agreement", f"m{m}_T{T0}_test_agreement"
+            parts.append(f"teacher of {m}: {h[a]:.1f}% vs {h[b]:.1f}% ({relation(h, a, b).replace(' from', '').replace(' than', '')})")
+        out["reading_T"] = ("At T = 1 instead of T = 4, test agreement is, " + "; ".join(parts) +
+                            ". (A comparison reads 'higher' or 'lower' only when the difference exceeds the two "
+                            "standard deviations added.)")
+    else:
+        out["reading_T"] = ""
+    aug_keys = sorted({key[len("aug_"):-len("_test_agreement")] for key in h
+                       if key.startswith("aug_") and key.endswith("_test_agreement")})
+    base = "aug_crop_flip_test_agreement"
+    comps = [f"{p}: {h[f'aug_{p}_test_agreement']:.1f}% "
+             f"({relation(h, f'aug_{p}_test_agreement', base).replace(' from', '').replace(' than', '')})"
+             for p in aug_keys if p != "crop_flip"]
+    best = h["aug_best_policy"]
+    out["reading_aug"] = (
+        f"Against the crop + flip baseline ({h[base]:.1f}% test agreement), the policies give " + "; ".join(comps) +
+        f". The highest test agreement comes with '{best}' ({h['aug_best_policy_agreement']:.1f}%); in the paper it "
+        f"came with mixup. " + (f"No policy brings the student close to the teacher: the best still disagrees on "
+                                f"{100 - h['aug_best_policy_agreement']:.1f}% of the test images."
+                                if h["aug_best_policy_agreement"] < 97 else
+                                "With that policy the student comes close to its teacher."))
+    eps = int(h["ep_epochs"])
+    out["reading_epochs"] = (
+        f"After {eps} epochs, SGD students agree with their teacher on {_pm(h, 'ep_sgd_train_agreement')} of the "
+        f"training images and Adam students on {_pm(h, 'ep_adam_train_agreement')}: Adam is "
+        f"{relation(h, 'ep_adam_train_agreement', 'ep_sgd_train_agreement')} SGD here (in the paper it was worse). "
+        f"A tenth of the way in, train agreement was {h['ep_sgd_train_agreement_at_tenth']:.1f}% (SGD) and "
+        f"{h['ep_adam_train_agreement_at_tenth']:.1f}% (Adam). Test agreement at the end: "
+        f"{_pm(h, 'ep_sgd_test_agreement')} (SGD), {_pm(h, 'ep_adam_test_agreement')} (Adam). " +
+        ("Even on the very images it is trained on, after a long run, the student does not reproduce its teacher."
+         if max(h["ep_sgd_train_agreement"], h["ep_adam_train_agreement"]) < 99 else
+         "On the images it is trained on, a long enough run does bring the student to its teacher."))
+    lams = sorted(float(key[len("init_"):-len("_train_agreement")]) for key in h
+                  if key.startswith("init_") and key.endswith("_train_agreement") and "initial" not in key)
+    desc = "; ".join(f"λ = {lam:g}: {h[f'init_{lam:g}_train_agreement']:.1f}% "
+                     f"(from {h[f'init_{lam:g}_initial_train_agreement']:.1f}% at the start)" for lam in lams)
+    jump = h["init_jump"]
+    steps = [(h[f"init_{b:g}_train_agreement"] - h[f"init_{a:g}_train_agreement"], a, b) for a, b in zip(lams, lams[1:])]
+    step, a_, b_ = max(steps) if steps else (float("nan"), 0.0, 0.0)
+    out["reading_init"] = (
+        "Train agreement after distillation, by starting point: " + desc + ". " +
+        (f"The smallest λ whose students reach 99% train agreement is {jump:g} (paper: a jump at 0.375)."
+         if np.isfinite(jump) else "No λ below 1 brings the students to 99% train agreement (paper: from 0.375).") +
+        f" The largest rise between neighbouring starting points is {step:.1f} points (λ = {a_:g} to {b_:g}). "
+        f"Test agreement goes from {h[f'init_{lams[0]:g}_test_agreement']:.1f}% at λ = {lams[0]:g} to "
+        f"{h[f'init_{lams[-1]:g}_test_agreement']:.1f}% at λ = {lams[-1]:g}.")
+    corr = h["calibration_corr"]
+    out["reading_calibration"] = (
+        f"Across the {int(h['calibration_points'])} students the correlation between test agreement and ECE is "
+        f"{corr:+.2f}. " + (("More faithful students tend to be " if abs(corr) >= 0.6 else
+                             "There is a weak tendency for more faithful students to be ") +
+                            ("better calibrated here." if corr < 0 else "worse calibrated here.")
+                            if abs(corr) >= 0.3 else "Fidelity says little about calibration here."))
+    r = h["agreement_accuracy_corr"]
+    out["reading_together"] = (
+        f"Across the {int(h['conditions'])} conditions of this chapter (teachers and temperatures, policies, long runs, "
+        f"starting points), mean test agreement and mean test accuracy have a correlation of {r:+.2f}: " +
+        ("here, whatever made the student more faithful also made it more accurate" +
+         ("; the teachers are more accurate than their students, so moving towards them helps."
+          if h[f"{k}_gap"] < 0 else ".") if r >= 0.6 else
+         "here, fidelity and accuracy are only loosely related." if r >= 0 else
+         "here, more faithful students were less accurate."))
+    return out
+
+
+def relation(h: dict, a: str, b: str) -> str:
+    """'higher than', 'lower than' or 'indistinguishable from' between two headline numbers with
+    stds (keys ``a``, ``a + '_std'``), by the book's cautious rule."""
+    return compare(h[a], h.get(f"{a}_std", 0.0), h[b], h.get(f"{b}_std", 0.0))
+
+
+def ours_vs_paper(h: dict, sizes: tuple[int, ...] = (1, 3, 5)) -> pd.DataFrame:
+    """The paper's numbers and claims beside ours (agreement in %, KL in nats)."""
+    rows = []
+    for m in sizes:
+        if f"m{m}_T4_test_agreement" not in h:
+            continue
+        paper_agree, paper_kl = PAPER_IMAGENET.get(m, (np.nan, np.nan))
+        rows.append({"quantity": f"test agreement, teacher of {m} (ImageNet in the paper)", "paper": paper_agree,
+                     "ours": h[f"m{m}_T4_test_agreement"]})
+        rows.append({"quantity": f"test KL(teacher || student), teacher of {m}", "paper": paper_kl,
+                     "ours": h[f"m{m}_T4_test_kl"]})
+    rows.append({"quantity": "test agreement, crop + flip (CIFAR-100 in the paper)",
+                 "paper": PAPER["test_agreement_crop_flip"], "ours": h["aug_crop_flip_test_agreement"]})
+    rows.append({"quantity": "test agreement, mixup", "paper": PAPER["test_agreement_mixup"],
+                 "ours": h["aug_mixup_test_agreement"]})
+    rows.append({"quantity": "train agreement at the end of a long run, SGD (paper: 300 epochs; 5,000 epochs: 83.3)",
+                 "paper": PAPER["train_agreement_300_epochs"], "ours": h["ep_sgd_train_agreement"]})
+    rows.append({"quantity": "train agreement at the end of a long run, Adam (paper: lower than SGD)",
+                 "paper": np.nan, "ours": h["ep_adam_train_agreement"]})
+    rows.append({"quantity": "smallest lambda reaching 99% train agreement", "paper": PAPER["lambda_jump"],
+                 "ours": h["init_jump"]})
+    return pd.DataFrame(rows).set_index("quantity")
+
+
+def claims_table(h: dict, sizes: tuple[int, ...] = (1, 3, 5)) -> pd.DataFrame:
+    """The paper's qualitative claims and whether our run shows them (cautious rule for comparisons)."""
+    big = max(sizes)
+    rows = [
+        ("a student of one network can be more accurate than its teacher",
+         f"student {h['m1_T4_accuracy']:.1f}% vs teacher {h['m1_T4_teacher_accuracy']:.1f}%",
+         relation(h, "m1_T4_accuracy", "m1_T4_teacher_accuracy") == "higher than"),
+        ("students disagree with their teachers even on the training data",
+         f"train agreement {h['m1_T4_train_agreement']:.1f}% (teacher of 1)", h["m1_T4_train_agreement"] < 99),
+        (f"a teacher of more members gives higher test agreement (1 vs {big})",
+         f"{h['m1_T4_test_agreement']:.1f}% vs {h[f'm{big}_T4_test_agreement']:.1f}%",
+         relation(h, f"m{big}_T4_test_agreement", "m1_T4_test_agreement") == "higher than"),
+        ("mixup gives higher test agreement than crop + flip",
+         f"{h['aug_mixup_test_agreement']:.1f}% vs {h['aug_crop_flip_test_agreement']:.1f}%",
+         relation(h, "aug_mixup_test_agreement", "aug_crop_flip_test_agreement") == "higher than"),
+        ("no augmentation policy brings test agreement near 100%",
+         f"best {h['aug_best_policy_agreement']:.1f}% ({h['aug_best_policy']})", h["aug_best_policy_agreement"] < 97),
+        ("training longer raises train agreement, but not to 100%",
+         f"SGD {h['ep_sgd_train_agreement_at_tenth']:.1f}% at a tenth of the run, "
+         f"{h['ep_sgd_train_agreement']:.1f}% at the end",
+         h["ep_sgd_train_agreement"] > h["ep_sgd_train_agreement_at_tenth"] and h["ep_sgd_train_agreement"] < 99),
+        ("Adam ends below SGD in train agreement",
+         f"{h['ep_adam_train_agreement']:.1f}% vs {h['ep_sgd_train_agreement']:.1f}%",
+         relation(h, "ep_adam_train_agreement", "ep_sgd_train_agreement") == "lower than"),
+        ("students started at lambda >= 0.375 reach near-100% train agreement",
+         "smallest lambda reaching 99%: " + (f"{h['init_jump']:g}" if np.isfinite(h["init_jump"]) else "none"),
+         bool(np.isfinite(h["init_jump"]) and h["init_jump"] <= PAPER["lambda_jump"])),
+    ]
+    return pd.DataFrame(rows, columns=["paper's claim", "ours", "holds"]).set_index("paper's claim")

@@ -1,0 +1,185 @@
+"""Chapter 7: the new augmentation policies, the per-epoch monitor, interpolated initialisation,
+the pre-activation ResNet, the chapter's settings and its smoke run."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from kdbook import augment as aug
+from kdbook import metrics
+from kdbook.data import Split
+from kdbook.errors import ConfigError
+from kdbook.experiments import ch07_fidelity as ch07
+from kdbook.models import ModelConfig, PreActResNet, build_model, count_parameters, interpolate_weights
+from kdbook.train import DistillConfig, TrainConfig, distill_objective, predict_probs, train
+
+
+def test_rotation_by_90_degrees_is_rot90_and_by_0_is_identity():
+    x = torch.rand(3, 1, 6, 6)
+    assert torch.allclose(aug.rotate_by(x, torch.full((3,), 90.0)), torch.rot90(x, 1, (2, 3)), atol=1e-5)
+    assert torch.allclose(aug.rotate_by(x, torch.zeros(3)), x, atol=1e-5)
+
+
+def test_random_rotation_stays_within_its_range_and_follows_the_generator():
+    x = torch.zeros(64, 1, 9, 9)
+    x[:, :, 4, :] = 1.0  # a horizontal bar through the centre
+    a = aug.rotate(x, 15.0, torch.Generator().manual_seed(1))
+    b = aug.rotate(x, 15.0, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+    # a rotation of at most 15 degrees keeps the bar's centre pixel and never reaches the corners
+    assert (a[:, 0, 4, 4] > 0.9).all() and a[:, 0, 0, 0].abs().max() < 1e-6
+    assert not torch.allclose(a[0], a[1])  # angles differ per image
+
+
+def test_noise_has_the_stated_scale_and_is_seeded():
+    x = torch.zeros(200, 1, 10, 10)
+    a = aug.gaussian_noise(x, 0.1, torch.Generator().manual_seed(0))
+    assert a.std().item() == pytest.approx(0.1, rel=0.05)
+    assert torch.equal(a, aug.gaussian_noise(x, 0.1, torch.Generator().manual_seed(0)))
+
+
+def test_mixup_makes_convex_combinations_of_two_images():
+    n = 50
+    x = torch.arange(n, dtype=torch.float32)[:, None, None, None].expand(n, 1, 4, 4).contiguous()
+    out = aug.mixup_inputs(x, torch.Generator().manual_seed(0))
+    assert torch.allclose(out, out[:, :, :1, :1].expand_as(out))  # each output is one constant image
+    values = out[:, 0, 0, 0]
+    assert (values >= -1e-6).all() and (values <= n - 1 + 1e-6).all()
+    assert not torch.allclose(values, x[:, 0, 0, 0])  # images were actually mixed
+
+
+def test_mixup_needs_a_teacher():
+    data = Split(torch.rand(32, 1, 4, 4), torch.randint(0, 3, (32,)))
+    model = build_model(ModelConfig("mlp", (8,)), (1, 4, 4), 3, seed=0)
+    with pytest.raises(ConfigError, match="needs a teacher"):
+        train(model, data, TrainConfig(epochs=1, batch_size=16, augment="mixup"))
+
+
+def test_monitor_adds_a_number_per_epoch():
+    data = Split(torch.rand(64, 1, 4, 4), torch.randint(0, 3, (64,)))
+    model = build_model(ModelConfig("mlp", (8,)), (1, 4, 4), 3, seed=0)
+    seen = []
+
+    def monitor(m):
+        seen.append(m.training)
+        return {"probe": float(len(seen))}
+
+    hist = train(model, data, TrainConfig(epochs=3, batch_size=16), monitor=monitor)
+    assert hist.column("probe") == [1.0, 2.0, 3.0] and seen == [False, False, False]
+
+
+def test_interpolated_weights_are_linear_in_lambda():
+    cfg = ModelConfig("cnn", (4, 8))
+    a, b = build_model(cfg, (1, 8, 8), 3, seed=0), build_model(cfg, (1, 8, 8), 3, seed=1)
+    wa, wb = a.head.weight.clone(), b.head.weight.clone()
+    interpolate_weights(a, b, 0.375)
+    assert torch.allclose(a.head.weight, 0.625 * wa + 0.375 * wb)
+    c = interpolate_weights(build_model(cfg, (1, 8, 8), 3, seed=0), b, 1.0)
+    assert all(torch.equal(p, q) for p, q in zip(c.state_dict().values(), b.state_dict().values()))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        interpolate_weights(a, b, 1.5)
+
+
+def test_interpolation_leaves_integer_buffers_alone():
+    cfg = ModelConfig("resnet", (4, 8, 8), depth=8)
+    a, b = build_model(cfg, (3, 16, 16), 5, seed=0), build_model(cfg, (3, 16, 16), 5, seed=1)
+    b.train()
+    b(torch.rand(4, 3, 16, 16))  # moves b's BN statistics and counters
+    interpolate_weights(a, b, 0.5)
+    counters = [t for k, t in a.state_dict().items() if k.endswith("num_batches_tracked")]
+    assert counters and all(int(t) == 0 for t in counters)
+
+
+def test_preact_resnet56_has_the_papers_size():
+    model = build_model(ModelConfig("resnet", (16, 32, 64), depth=56), (3, 32, 32), 100, seed=0)
+    assert isinstance(model, PreActResNet)
+    # the CIFAR ResNet-56 has about 0.86 M parameters (He et al. 2016: 0.85 M)
+    assert 0.80e6 < count_parameters(model) < 0.90e6
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 100)
+    with pytest.raises(ConfigError, match="6n\\+2"):
+        ModelConfig("resnet", (16, 32, 64), depth=55)
+
+
+def test_self_distillation_from_the_teacher_start_keeps_agreement():
+    """lambda = 1 starts the student at the teacher: agreement is 100% before training."""
+    torch.manual_seed(0)
+    data = Split(torch.rand(128, 1, 6, 6), torch.randint(0, 4, (128,)))
+    cfg = ModelConfig("cnn", (4, 8))
+    teacher = build_model(cfg, (1, 6, 6), 4, seed=0)
+    train(teacher, data, TrainConfig(epochs=3, batch_size=32, lr=0.01, optimizer="adam"))
+    student = interpolate_weights(build_model(cfg, (1, 6, 6), 4, seed=5), teacher, 1.0)
+    assert metrics.agreement(predict_probs(teacher, data.x), predict_probs(student, data.x)) == 1.0
+    train(student, data, TrainConfig(epochs=2, batch_size=32, lr=1e-4, optimizer="adam"),
+          distill_objective(DistillConfig(T=4)), teacher=teacher)
+    assert metrics.agreement(predict_probs(teacher, data.x), predict_probs(student, data.x)) > 0.95
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"policies": ("none", "cutout")}, "policies must be among"),
+    ({"policy_teacher": 4}, "policy_teacher"),
+    ({"lambdas": (0.0, 1.5)}, "lambdas must lie in"),
+    ({"teacher_sizes": (3, 5)}, "must include 1"),
+    ({"teacher_seed_stride": 2}, "teacher_seed_stride"),
+    ({"temperatures": (0.0,)}, "temperatures must be positive"),
+    ({"opt_runs": (TrainConfig(augment="crop_flip"),)}, "without augmentation"),
+])
+def test_settings_are_validated(change, message):
+    with pytest.raises(ConfigError, match=message):
+        replace(ch07.SETTINGS["smoke"], **change)
+
+
+def test_member_seeds_match_chapter_5_in_full():
+    from kdbook.experiments import ch05_three_mysteries as ch05
+
+    s, c5 = ch07.settings("full"), ch05.settings("full")
+    assert s.teacher_kind == "ch05-deep-member" and s.model == c5.deep.model and s.teacher_train == c5.deep.train
+    for i in range(len(s.seeds)):
+        assert s.member_seeds(i) == c5.deep.ensemble_seeds(i)[:max(s.teacher_sizes)]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    root = tmp_path_factory.mktemp("ch07")
+    mp.setenv("KDBOOK_RESULTS", str(root / "results"))
+    mp.setenv("KDBOOK_CACHE", str(root / "cache"))
+    try:
+        yield ch07.run("smoke")
+    finally:
+        mp.undo()
+
+
+def test_smoke_run_measures_every_student(smoke):
+    s = ch07.settings("smoke")
+    students = smoke["teachers"].value["students"]
+    assert len(students) == len(s.seeds) * len(s.teacher_sizes) * len(s.temperatures)
+    for r in students:
+        assert 0 <= r["test_agreement"] <= 1 and 0 <= r["train_agreement"] <= 1
+        assert r["test_kl"] >= 0 and r["train_kl"] >= 0 and 0 <= r["ece"] <= 1
+    table = ch07.student_table(smoke["teachers"])
+    assert list(table.index.get_level_values("members").unique()) == list(s.teacher_sizes)
+    assert {"teacher accuracy", "train_agreement", "test_kl", "ece std"} <= set(table.columns)
+    assert set(ch07.augmentation_table(smoke["augmentation"]).index) == set(s.policies)
+
+
+def test_smoke_run_long_runs_and_interpolation(smoke):
+    s = ch07.settings("smoke")
+    curves = ch07.epochs_curves(smoke["epochs"])
+    assert set(curves) == {"epoch", "adam", "sgd"} and len(curves["epoch"]) == s.opt_runs[0].epochs
+    init = ch07.init_table(smoke["init"])
+    assert list(init.index) == list(s.lambdas)
+    # lambda = 1 starts at the teacher; lambda = 0 at a random net
+    assert init.loc[1.0, "initial_train_agreement"] == pytest.approx(100.0)
+    assert init.loc[0.0, "initial_train_agreement"] < 60
+
+
+def test_smoke_readings_and_paper_table(smoke):
+    s = ch07.settings("smoke")
+    h = ch07.headline(smoke)
+    texts = ch07.readings(h, s.teacher_sizes)
+    assert all(isinstance(t, str) for t in texts.values()) and "nan" not in texts["reading_m1"]
+    table = ch07.ours_vs_paper(h, s.teacher_sizes)
+    assert table.loc["test agreement, mixup", "paper"] == 86.0
+    assert table.loc["test agreement, crop + flip (CIFAR-100 in the paper)", "ours"] == pytest.approx(
+        h["aug_crop_flip_test_agreement"])
