@@ -102,7 +102,7 @@ def test_nan_loss_stops_with_a_message(digits):
     ({"lr": -0.1}, "lr must be a number > 0"),
     ({"optimizer": "lbfgs"}, "optimizer must be one of adam, sgd"),
     ({"seed": 1.5}, "seed must be an integer >= 0"),
-    ({"augment": "mixup"}, "augment must be one of"),
+    ({"augment": "cutout"}, "augment must be one of"),
 ])
 def test_train_config_validation(kwargs, message):
     with pytest.raises(ConfigError, match=message):
