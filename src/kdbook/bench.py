@@ -133,14 +133,17 @@ def baseline_train_epochs(model: nn.Module, data: Split, batch_size: int, epochs
             opt.step()
 
 
+def _members_problem(sizes: BenchSizes, device: torch.device) -> tuple[Split, ModelConfig, TrainConfig, list[int]]:
+    """The ensemble benchmarks' data, member architecture, training config and seeds."""
+    return (synthetic_data(sizes.n_train, device, seed=2), ModelConfig("mlp", sizes.member_widths),
+            TrainConfig(epochs=sizes.member_epochs, batch_size=sizes.batch_size, lr=0.01), list(range(sizes.members)))
+
+
 def bench_ensemble(sizes: BenchSizes, device: torch.device) -> dict[str, float]:
     """M members: one after another the plain-PyTorch way (the baseline of the targets), one after
     another with our trainer, and all together (one grouped step). Also the vectorised run's
     matmul throughput against the measured peak, which bounds how much faster it could be."""
-    data = synthetic_data(sizes.n_train, device, seed=2)
-    mcfg = ModelConfig("mlp", sizes.member_widths)
-    cfg = TrainConfig(epochs=sizes.member_epochs, batch_size=sizes.batch_size, lr=0.01)
-    seeds = list(range(sizes.members))
+    data, mcfg, cfg, seeds = _members_problem(sizes, device)
 
     def plain():
         for s in seeds:
@@ -172,10 +175,7 @@ def bench_ensemble(sizes: BenchSizes, device: torch.device) -> dict[str, float]:
 def bench_ensemble_shared_order(sizes: BenchSizes, device: torch.device) -> dict[str, float]:
     """The same members, all seeing the same batch order (they differ in their initial weights):
     one by one with our trainer, then together with the first layers as one wide matmul."""
-    data = synthetic_data(sizes.n_train, device, seed=2)
-    mcfg = ModelConfig("mlp", sizes.member_widths)
-    cfg = TrainConfig(epochs=sizes.member_epochs, batch_size=sizes.batch_size, lr=0.01)
-    seeds = list(range(sizes.members))
+    data, mcfg, cfg, seeds = _members_problem(sizes, device)
 
     def one_by_one():
         for s in seeds:

@@ -244,18 +244,18 @@ def _augmentation_part(s: Settings, device: str) -> dict:
     return {"dataset": ds.describe(), "T": T, "teacher_members": s.policy_teacher, "rows": rows}
 
 
-def _transfer_subset(s: Settings, ds: Dataset) -> Split:
+def _optimisation_setup(s: Settings, device: str) -> tuple[Dataset, list[list], Split, DistillConfig]:
+    """Data, members, the reduced transfer set (first ``opt_subset`` training images) and the
+    distillation config of the optimisation experiments."""
+    ds = _dataset(s, device)
     n = min(s.opt_subset, len(ds.train))
-    return ds.train.subset(torch.arange(n, device=ds.train.x.device))
+    subset = ds.train.subset(torch.arange(n, device=ds.train.x.device))
+    return ds, _members(s, ds, device), subset, DistillConfig(T=s.temperatures[0])
 
 
 def _epochs_part(s: Settings, device: str) -> dict:
     """One long run per optimiser and seed, distilling the one-member teacher on the transfer subset."""
-    ds = _dataset(s, device)
-    members = _members(s, ds, device)
-    subset = _transfer_subset(s, ds)
-    T = s.temperatures[0]
-    dcfg = DistillConfig(T=T)
+    ds, members, subset, dcfg = _optimisation_setup(s, device)
     curves, rows = [], []
     for i, seed in enumerate(s.seeds):
         teacher = members[i][0]
@@ -283,16 +283,12 @@ def _epochs_part(s: Settings, device: str) -> dict:
                          "train_kl": metrics.kl_teacher_student(t_sub, predict_probs(student, subset.x)),
                          "test_agreement": metrics.agreement(t_test, s_test),
                          "accuracy": metrics.accuracy(s_test, ds.test.y)})
-    return {"dataset": ds.describe(), "subset": len(subset), "T": T, "curves": curves, "rows": rows}
+    return {"dataset": ds.describe(), "subset": len(subset), "T": dcfg.T, "curves": curves, "rows": rows}
 
 
 def _init_part(s: Settings, device: str) -> dict:
     """Students started at lambda * teacher + (1 - lambda) * random, then distilled on the transfer subset."""
-    ds = _dataset(s, device)
-    members = _members(s, ds, device)
-    subset = _transfer_subset(s, ds)
-    T = s.temperatures[0]
-    dcfg = DistillConfig(T=T)
+    ds, members, subset, dcfg = _optimisation_setup(s, device)
     rows = []
     for i, seed in enumerate(s.seeds):
         teacher = members[i][0]
@@ -317,7 +313,7 @@ def _init_part(s: Settings, device: str) -> dict:
                          "train_kl": metrics.kl_teacher_student(t_sub, s_sub),
                          "accuracy": metrics.accuracy(s_test, ds.test.y),
                          "teacher_accuracy": metrics.accuracy(t_test, ds.test.y)})
-    return {"dataset": ds.describe(), "subset": len(subset), "T": T, "rows": rows}
+    return {"dataset": ds.describe(), "subset": len(subset), "T": dcfg.T, "rows": rows}
 
 
 _PARTS = {"ch07-teachers": _teachers_part, "ch07-augmentation": _augmentation_part,
