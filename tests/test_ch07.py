@@ -183,3 +183,11 @@ def test_smoke_readings_and_paper_table(smoke):
     assert table.loc["test agreement, mixup", "paper"] == 86.0
     assert table.loc["test agreement, crop + flip (CIFAR-100 in the paper)", "ours"] == pytest.approx(
         h["aug_crop_flip_test_agreement"])
+
+
+def test_vectorised_members_refuse_mixup():
+    from kdbook.vectorized import train_members
+
+    data = Split(torch.rand(32, 1, 4, 4), torch.randint(0, 3, (32,)))
+    with pytest.raises(ConfigError, match="needs a teacher"):
+        train_members(ModelConfig("mlp", (8,)), data, TrainConfig(epochs=1, augment="mixup"), [0, 1], (1, 4, 4), 3)

@@ -29,7 +29,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from .data import Split
-from .train import AUGMENTATIONS, History, Objective, TrainConfig, label_objective, make_optimizer, optimizer_step
+from .train import (AUGMENTATIONS, History, Objective, TrainConfig, label_objective, make_optimizer, optimizer_step,
+                    require_teacher_for_augment)
 
 
 def train_data_parallel(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective = label_objective,
@@ -39,6 +40,7 @@ def train_data_parallel(model: nn.Module, data: Split, cfg: TrainConfig, objecti
     ``data`` must be the same full split on every rank; the model must start from identical
     weights on every rank (build it with the same seed). Dropout draws differ per rank.
     """
+    require_teacher_for_augment(cfg, teacher is not None, "ddp")
     rank, world = dist.get_rank(), dist.get_world_size()
     device = data.x.device
     torch.manual_seed(cfg.seed)

@@ -41,6 +41,13 @@ AUGMENTATIONS: dict[str, Callable[[torch.Tensor, int, torch.Generator], torch.Te
 }
 #: Policies whose outputs have no label of their own: only a teacher can label them.
 TEACHER_ONLY_AUGMENTATIONS = frozenset({"mixup"})
+
+
+def require_teacher_for_augment(cfg: "TrainConfig", has_teacher: bool, name: str) -> None:
+    """Refuse a policy of :data:`TEACHER_ONLY_AUGMENTATIONS` when no teacher labels its outputs."""
+    if cfg.augment in TEACHER_ONLY_AUGMENTATIONS and not has_teacher:
+        raise ConfigError(f"{name}: augment='{cfg.augment}' makes inputs without labels; it needs a teacher "
+                          "to label them (and a pure distillation objective)")
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "sgd": lambda params, c: torch.optim.SGD(params, lr=c.lr, momentum=c.momentum,
                                             weight_decay=c.weight_decay, nesterov=c.momentum > 0),
@@ -222,9 +229,7 @@ def train(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective 
     """
     if cfg.early_stopping and val is None:
         raise ConfigError(f"{name}: early_stopping needs a validation split (val=...)")
-    if cfg.augment in TEACHER_ONLY_AUGMENTATIONS and teacher is None:
-        raise ConfigError(f"{name}: augment='{cfg.augment}' makes inputs without labels; it needs a teacher "
-                          "to label them (and a pure distillation objective)")
+    require_teacher_for_augment(cfg, teacher is not None, name)
     device = data.x.device
     model.to(device)
     torch.manual_seed(cfg.seed)

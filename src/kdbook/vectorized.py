@@ -25,7 +25,7 @@ from .data import Split
 from .errors import ConfigError
 from .models import MLP, ModelConfig, build_model
 from .train import (AUGMENTATIONS, History, Objective, TrainConfig, label_objective, make_optimizer,
-                    optimizer_step, progress_enabled)
+                    optimizer_step, progress_enabled, require_teacher_for_augment)
 
 
 class StackedLinear(nn.Module):
@@ -122,8 +122,8 @@ def train_members(model_cfg: ModelConfig, data: Split, cfg: TrainConfig, seeds: 
 
     With ``shared_order`` every member sees the same batches, in the order (and with the
     augmentation draws) of ``cfg.seed``: members then differ only in their initial weights, and
-    equal members trained one by one with ``cfg`` unchanged. MLP members are then much faster to
-    train together (their first layers become one wide matmul).
+    equal members trained one by one with ``cfg`` unchanged. The data are then gathered once per
+    step and, for MLPs, the members' first layers run as one wide matmul.
 
     Returns the trained members as ordinary modules, and one history whose losses are
     averaged over members. ``objective`` must average per-example terms over the batch (every
@@ -134,6 +134,7 @@ def train_members(model_cfg: ModelConfig, data: Split, cfg: TrainConfig, seeds: 
         raise ConfigError("seeds must not be empty")
     if model_cfg.dropout > 0 or model_cfg.input_dropout > 0:
         raise ConfigError("vectorised training does not support dropout; train such members one by one")
+    require_teacher_for_augment(cfg, False, name)  # a cached teacher cannot label new mixed inputs
     device = data.x.device
     members = [build_model(model_cfg, input_shape, num_classes, seed=s).to(device) for s in seeds]
     stacked = stack_members(members)
