@@ -11,6 +11,7 @@ warning and recomputed, never loaded.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import hashlib
@@ -33,6 +34,8 @@ from . import provenance as prov
 SCHEMA = 1
 #: Models trained or loaded while a result is being computed (see run_or_load's provenance).
 _MODEL_LOG: contextvars.ContextVar[list | None] = contextvars.ContextVar("kdbook_model_log", default=None)
+#: Inside :func:`stored_only`, a missing result raises :class:`MissingResult` instead of being computed.
+_STORED_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("kdbook_stored_only", default=False)
 REPO_ROOT = prov.PACKAGE_DIR.parent.parent
 
 
@@ -175,6 +178,21 @@ class ResultStore:
         return StoredResult(value, provenance, doc["config"], path, cached=False)
 
 
+class MissingResult(LookupError):
+    """A result that :func:`stored_only` forbade computing is not in the store."""
+
+
+@contextlib.contextmanager
+def stored_only():
+    """Within this block, :func:`run_or_load` only loads: a missing result raises :class:`MissingResult`
+    (reading a chapter, e.g. to check its claims, then never trains anything)."""
+    token = _STORED_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _STORED_ONLY.reset(token)
+
+
 def run_or_load(kind: str, config: Any, compute: Callable[[], dict], *, profile: str,
                 seeds: list[int] | tuple[int, ...], device: str | torch.device = "cpu",
                 store: ResultStore | None = None, recompute: bool = False) -> StoredResult:
@@ -184,6 +202,9 @@ def run_or_load(kind: str, config: Any, compute: Callable[[], dict], *, profile:
         found = store.load(profile, kind, config)
         if found is not None:
             return found
+    if _STORED_ONLY.get():
+        raise MissingResult(f"no stored {profile} result {kind} for this configuration "
+                            f"({store.path(profile, kind, config)}); run the chapter to compute it")
     start = time.perf_counter()
     token = _MODEL_LOG.set([])
     try:

@@ -1,0 +1,25 @@
+"""Glue computed values into a page's prose (``myst_nb.glue``) without displaying them."""
+
+from __future__ import annotations
+
+
+class Plain(str):
+    """A string whose text representation has no quotes, for ``{glue:text}`` in prose."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def glue_all(values: dict, prefix: str = "") -> None:
+    """``myst_nb.glue`` every (name, value) pair without displaying it.
+
+    Strings become :class:`Plain` (no quotes in prose); numpy and torch scalars become Python numbers.
+    """
+    from myst_nb import glue
+
+    for name, value in values.items():
+        if isinstance(value, str):
+            value = Plain(value)
+        elif hasattr(value, "item"):  # numpy and torch scalars: glue:text needs plain numbers
+            value = value.item()
+        glue(prefix + name, value, display=False)
