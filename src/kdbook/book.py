@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -146,7 +147,7 @@ def refresh_claims(chapters: list[str] | None = None, *, results_root: Path | No
     Returns chapter -> outcomes."""
     from .claims import evaluate, write_outcomes
     from .experiments import CHAPTERS, chapter
-    from .reports import report
+    from .reports import REPORTS, report
     from .store import MissingResult, stored_only
 
     old = os.environ.get("KDBOOK_RESULTS")
@@ -155,6 +156,8 @@ def refresh_claims(chapters: list[str] | None = None, *, results_root: Path | No
     done: dict[str, list] = {}
     try:
         for name in chapters or list(CHAPTERS):
+            if importlib.util.find_spec(REPORTS[name]) is None:
+                continue
             claims = getattr(report(name), "CLAIMS", ())
             if not claims:
                 continue
