@@ -1,12 +1,17 @@
-"""Chapters 2 and 3: the bias-shift analysis on worked examples, subsets, early stopping, tables."""
+"""Chapters 2 and 3: the bias-shift analysis on worked examples, subsets, early stopping, tables, claims."""
+
+from pathlib import Path
 
 import pytest
 import torch
 
+from kdbook import claims
 from kdbook.data import Split
 from kdbook.errors import ConfigError
 from kdbook.experiments import ch02_big_to_small as ch02
 from kdbook.experiments import ch03_unseen_class as ch03
+from kdbook.reports import ch02_big_to_small as report2
+from kdbook.reports import ch03_unseen_class as report3
 from kdbook.models import ModelConfig, build_model
 from kdbook.store import StoredResult, fit_or_load
 from kdbook.train import DistillConfig, TrainConfig, train
@@ -108,21 +113,21 @@ def _main_doc():
 
 
 def test_main_table_per_regime():
-    m = ch02.main_table(_main_doc())  # the first regime by default
+    m = report2.main_table(_main_doc())  # the first regime by default
     assert m.loc["small net", "errors"] == pytest.approx(145.33333)
     assert m.loc["teacher", "errors_std"] == pytest.approx(5.0)
-    assert ch02.main_table(_main_doc(), "few").loc["teacher", "errors"] == pytest.approx(100.0)
-    per_seed = ch02.per_seed_errors(_main_doc())
+    assert report2.main_table(_main_doc(), "few").loc["teacher", "errors"] == pytest.approx(100.0)
+    per_seed = report2.per_seed_errors(_main_doc())
     assert list(per_seed.columns) == ["teacher", "small net", "distilled"] and per_seed.loc[2, "distilled"] == 72
 
 
 def test_regime_headline_gap_closed_only_when_the_teacher_is_better():
-    h = ch02.regime_headline(_main_doc(), "all")
+    h = report2.regime_headline(_main_doc(), "all")
     # errors: teacher 65, small 145.33, distilled 76 -> (145.33 - 76) / (145.33 - 65)
     assert h["gap_closed"] == pytest.approx((145.3333 - 76) / (145.3333 - 65), rel=1e-4)
     assert h["teacher_better"] and h["distilled_better_every_seed"]
     assert h["distilled_vs_small"] == "fewer errors than"
-    few = ch02.regime_headline(_main_doc(), "few")
+    few = report2.regime_headline(_main_doc(), "few")
     assert not few["teacher_better"] and few["distilled_vs_small"] == "about as many errors as"
 
 
@@ -131,7 +136,65 @@ def test_before_after_uses_the_validation_choice():
            "rows": [{"seed": 0, "model": "distilled", "count_test": 10, "chosen_shift": 1.0,
                      "val": {"errors": [9, 4, 6], "focus_errors": [8, 2, 0]},
                      "test": {"errors": [10, 6, 5], "focus_errors": [9, 3, 0]}}]}
-    ba = ch03.before_after(StoredResult(doc, {}, {}, None, True))
+    ba = report3.before_after(StoredResult(doc, {}, {}, None, True))
     row = ba.iloc[0]
     assert (row["errors before"], row["errors after"], row["class errors before"], row["class errors after"]) == (10, 6, 9, 3)
-    assert ch03.oracle_shift(StoredResult(doc, {}, {}, None, True)) == 2.0
+    assert report3.oracle_shift(StoredResult(doc, {}, {}, None, True)) == 2.0
+
+
+def _claim(module, cid):
+    return next(c for c in module.CLAIMS if c.id == cid)
+
+
+def test_the_required_ch02_claims_on_a_worked_example():
+    results = {"main": _main_doc()}  # "all" is the full-data regime, "few" the smallest
+    assert _claim(report2, "ch02.teacher_beats_labels_full_data").evaluate(results).holds
+    full = _claim(report2, "ch02.distilled_beats_labels_full_data").evaluate(results)
+    assert full.holds and full.numbers["distilled_errors"] == pytest.approx(76.0)
+    few = _claim(report2, "ch02.distilled_beats_labels_10pct").evaluate(results)
+    assert not few.holds and few.sentence().startswith("With a tenth of the images the distilled net does not")
+
+
+def test_gap_shares_per_seed_and_most_of_the_gap_by_the_cautious_rule():
+    shares = report2.gap_shares(_main_doc(), "all")
+    assert shares == pytest.approx([70 / 90, 64 / 70, 74 / 81])
+    outcome = _claim(report2, "ch02.distillation_removes_most_excess_errors_10pct").evaluate({"main": _main_doc()})
+    assert not outcome.holds  # in "few" the teacher is no better: no share to speak of
+
+
+def test_a_regime_sentence_never_says_the_teacher_was_better_when_it_was_not():
+    text = report2.regime_sentence(_main_doc(), "few")
+    assert "the teacher makes about as many errors as the small net" in text
+    assert "no clear teacher advantage" in text and "removes" not in text
+    assert "removes 86% of the small net's excess errors" in report2.regime_sentence(_main_doc(), "all")
+
+
+def test_no_T2_learning_rate_sentence():
+    text = report2.no_T2_learning_rate_sentence(0.1, 0.01, 0.05)
+    assert "a learning rate of 0.001, 50 times below the 0.05" in text
+
+
+def _omitted_doc():
+    """Two seeds; shifts 0, 1, 2; the distilled student's total errors fall then rise, the control's only fall."""
+    def row(seed, model, chosen, total, focus):
+        return {"seed": seed, "model": model, "count_test": 100, "chosen_shift": chosen, "transfer_size": 900,
+                "val": {"errors": total, "focus_errors": focus}, "test": {"errors": total, "focus_errors": focus}}
+    rows = []
+    for seed, wiggle in ((0, 0), (1, 2)):
+        rows += [row(seed, "distilled", 1.0, [300 + wiggle, 200, 400], [30 + wiggle, 10, 0]),
+                 row(seed, "labels only", 2.0, [400 + wiggle, 380, 360], [100, 90, 80 + wiggle]),
+                 row(seed, "teacher", 0.0, [150 + wiggle, 170, 300], [8 + wiggle, 2, 0])]
+    doc = {"shifts": [0.0, 1.0, 2.0], "classes": [3], "class_names": list("abcdefghij"), "test_size": 1000,
+           "rows": rows}
+    return StoredResult(value=doc, provenance={}, config={}, path=Path("x"), cached=True)
+
+
+def test_ch03_claims_on_a_worked_example():
+    results = {"omitted": _omitted_doc()}
+    outcomes = {cid: _claim(report3, cid).evaluate(results) for cid in (
+        "ch03.distilled_recognises_omitted_class", "ch03.knowledge_comes_from_soft_targets",
+        "ch03.total_errors_fall_then_rise", "ch03.shift_removes_most_excess_class_errors")}
+    assert all(o.holds for o in outcomes.values()), {k: o.numbers for k, o in outcomes.items()}
+    assert outcomes["ch03.total_errors_fall_then_rise"].numbers["at_shift"] == 1.0
+    # excess over the teacher: seed 0 30 - 8 = 22, of which 20 removed; seed 1 32 - 10 = 22, of which 22
+    assert report3.excess_shares(_omitted_doc(), "class errors") == pytest.approx([20 / 22, 22 / 22])

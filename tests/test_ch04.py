@@ -1,16 +1,24 @@
-"""Chapter 4: ensemble curves, the specialists' pieces on worked examples, the retained share."""
+"""Chapter 4: ensemble curves, the specialists' pieces on worked examples, the retained share and
+the chapter's claims on hand-made results."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from kdbook import claims
+from kdbook import specialists as sp
 from kdbook.data import Split
 from kdbook.experiments import ch04_ensembles as ch04
-from kdbook import specialists as sp
 from kdbook.models import ModelConfig, build_model
+from kdbook.reports import ch04_ensembles as report
 from kdbook.store import StoredResult
+
+
+def stored(value: dict) -> StoredResult:
+    return StoredResult(value=value, provenance={}, config={}, path=Path("x"), cached=True)
 
 
 def test_ensemble_curve_sizes_and_subset_counts():
@@ -98,7 +106,70 @@ def test_retained_share_and_no_gain():
            "rows": [{"model": "ensemble (arithmetic)", "accuracy": 0.85, "seed": None},
                     {"model": "student of the arithmetic ensemble", "accuracy": 0.83, "seed": 0},
                     {"model": "student of the arithmetic ensemble", "accuracy": 0.84, "seed": 1}]}
-    mean, sd, shares = ch04.retained(StoredResult(doc, {}, {}, None, True))
+    mean, sd, shares = report.retained(stored(doc))
     assert shares.tolist() == pytest.approx([2 / 4, 3 / 4]) and mean == pytest.approx(0.625)
     doc["rows"][0]["accuracy"] = 0.80
-    assert np.isnan(ch04.retained(StoredResult(doc, {}, {}, None, True))[0])
+    assert np.isnan(report.retained(stored(doc))[0])
+
+
+def _distill(students: list[float], members=(0.80, 0.82), ensemble=0.85) -> StoredResult:
+    rows = [row for method in ("arithmetic", "geometric") for row in (
+        {"model": f"ensemble ({method})", "method": method, "seed": None, "accuracy": ensemble},
+        *({"model": f"student of the {method} ensemble", "method": method, "seed": i, "accuracy": a}
+          for i, a in enumerate(students)))]
+    return stored({"member_accuracy": list(members), "rows": rows})
+
+
+def test_the_student_keeps_the_gain_only_when_its_share_is_clearly_positive():
+    claim = next(c for c in report.CLAIMS if c.id == "ch04.student_keeps_ensemble_gain")
+    kept = claim.evaluate({"distill": _distill([0.83, 0.84])})  # shares 0.5 and 0.75
+    assert kept.holds and kept.numbers["retained_share"] == pytest.approx(0.625)
+    lost = claim.evaluate({"distill": _distill([0.79, 0.80])})  # below the members: negative shares
+    assert not lost.holds and lost.numbers["retained_share"] < 0
+    assert lost.sentence() == claim.negation
+    noisy = claim.evaluate({"distill": _distill([0.80, 0.84])})  # shares -0.25 and 0.75: mean 0.25, std 0.71
+    assert not noisy.holds
+
+
+def _members(accuracies: dict[tuple[int, ...], float]) -> StoredResult:
+    rows = [{"n": len(m), "members": list(m), "method": method, "accuracy": a, "nll": 1 - a, "ece": 0.1}
+            for method in ("arithmetic", "geometric") for m, a in accuracies.items()]
+    return stored({"rows": rows})
+
+
+def test_ensemble_beats_member_uses_the_members_spread():
+    claim = next(c for c in report.CLAIMS if c.id == "ch04.ensemble_beats_member")
+    clear = claim.evaluate({"members": _members({(0,): 0.80, (1,): 0.82, (0, 1): 0.85})})
+    assert clear.holds and clear.numbers["single_member_accuracy"] == pytest.approx(81.0)
+    within = claim.evaluate({"members": _members({(0,): 0.80, (1,): 0.84, (0, 1): 0.83})})
+    assert not within.holds  # 83 - 82 = 1 point, less than the members' std of 2.8
+
+
+def test_methods_are_compared_on_the_same_sets_of_members():
+    rows = [{"n": 2, "members": [0, 1], "method": "arithmetic", "accuracy": 0.9, "nll": 0.30, "ece": 0.02},
+            {"n": 2, "members": [0, 1], "method": "geometric", "accuracy": 0.9, "nll": 0.32, "ece": 0.03},
+            {"n": 1, "members": [0], "method": "arithmetic", "accuracy": 0.8, "nll": 0.5, "ece": 0.05}]
+    diff = report.method_differences(stored({"rows": rows}))
+    assert list(diff.index) == [(0, 1)] and diff["nll"].iloc[0] == pytest.approx(0.02)
+
+
+def test_cluster_covariance_within_and_between():
+    cov = [[1.0, 0.5, -0.1], [0.5, 1.0, -0.3], [-0.1, -0.3, 1.0]]
+    spec = stored({"covariance": cov, "clusters": [[0, 1], [2]]})
+    assert report.cluster_covariance(spec) == pytest.approx((0.5, -0.2))
+
+
+def test_claims_have_unique_ids_and_the_required_ones():
+    ids = [c.id for c in report.CLAIMS]
+    assert len(ids) == len(set(ids))
+    assert {"ch04.ensemble_beats_member", "ch04.student_keeps_ensemble_gain",
+            "ch04.specialists_beat_generalist_on_their_classes"} <= set(ids)
+    assert all(c.chapter == "ch04" for c in report.CLAIMS)
+
+
+def test_outcomes_and_glued_values_read_on_hand_made_results():
+    members = _members({(0,): 0.80, (1,): 0.82, (0, 1): 0.85})
+    out = claims.by_id(claims.evaluate(report.CLAIMS[:1], {"members": members}))
+    assert out["ch04.ensemble_beats_member"].verdict() == "holds"
+    assert report.share_sentence(_distill([0.79, 0.80])).startswith("The share of the ensemble's gain")
+    assert "no gain to keep" in report.share_sentence(_distill([0.83], ensemble=0.80))

@@ -1,4 +1,5 @@
-"""Chapter 6: the multi-view generator and patch learner on worked examples, and the chapter's run."""
+"""Chapter 6: the multi-view generator and patch learner on worked examples, the chapter's run,
+and its readings (tables, claims) on hand-made and smoke results."""
 
 import math
 from dataclasses import replace
@@ -7,9 +8,14 @@ import numpy as np
 import pytest
 import torch
 
+from pathlib import Path
+
+from kdbook import claims
 from kdbook import multiview as mv
 from kdbook.errors import ConfigError
 from kdbook.experiments import ch06_multiview as ch06
+from kdbook.reports import ch06_multiview as report
+from kdbook.store import StoredResult
 
 CFG = mv.MultiViewData(num_classes=4, views=2, dim=16, patches=10, feature_patches=2, single_view_fraction=0.5,
                        off_class_features=1, off_class_weight=0.3, noise_std=0.0)
@@ -118,19 +124,51 @@ def test_bad_generator_parameters(kwargs, message):
 
 def test_view_share_reads_the_dominant_view():
     nets = [{"alignment": [[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]]}]
-    assert ch06.view_share(nets).tolist() == [[1.0, 0.0, 0.5]]
+    assert report.view_share(nets).tolist() == [[1.0, 0.0, 0.5]]
 
 
-def test_smoke_run_and_analyses():
-    res = ch06.run("smoke")["multiview"]
-    h = ch06.headline(res)
-    assert h["n_members"] == len(ch06.settings("smoke").member_seeds)
-    for key in ("single_multi", "ens_single", "kd_single", "self_single", "control_gain"):
+def _net(seed, learned):
+    return {"seed": seed, "learned": learned}
+
+
+def test_learned_views_read_on_hand_made_nets():
+    # two nets, three classes: class 0 split between the seeds, class 1 both views for both, class 2 view 1 twice
+    nets = [_net(0, [[True, False], [True, True], [True, False]]),
+            _net(1, [[False, True], [True, True], [True, False]])]
+    assert report.split_classes(nets) == 1
+    assert report.one_view_share(nets) == pytest.approx(100 * 4 / 6)
+
+
+def test_self_distilled_claim_counts_views_beyond_the_teacher():
+    value = {"members": [_net(0, [[True, False], [False, True]]), _net(1, [[True, True], [False, True]])],
+             "self_kd": [_net(0, [[True, True], [False, True]]), _net(1, [[True, False], [True, True]])],
+             "self_kd_teachers": [0, 1]}
+    results = {"multiview": StoredResult(value=value, provenance={}, config={}, path=Path("x"), cached=True)}
+    assert report.views_beyond_teacher(results["multiview"]) == [1, 1]
+    assert report.views_dropped_from_teacher(results["multiview"]) == [0, 1]
+    claim = next(c for c in report.CLAIMS if c.id == "ch06.self_distilled_learns_views_its_teacher_lacks")
+    outcome = claim.evaluate(results)
+    assert outcome.holds and outcome.numbers == {"fewest_new_views": 1, "new_views_in_all": 2,
+                                                 "teacher_views_dropped_in_all": 1}
+    value["self_kd"][0] = value["members"][0]  # a student that learned exactly its teacher's views
+    assert not claim.evaluate(results).holds
+
+
+def test_smoke_run_and_readings():
+    results = ch06.run("smoke")
+    res = results["multiview"]
+    s = ch06.settings("smoke")
+    h = report.headline(res)
+    assert h["n_members"] == len(s.member_seeds)
+    for key in ("single_multi", "ens_single", "kd_single", "self_single", "control_gain", "one_view_learned"):
         assert math.isfinite(h[key])
-    assert len(ch06.sweep_table(res)) == len(ch06.settings("smoke").sweep_fractions)
-    assert list(ch06.control_table(res).index) == ["two views per class", "one view per class (control)"]
-    assert len(ch06.ours_vs_paper(h)) == 6
-    # the ensemble's accuracy on single-view data is computed from the stored members: check one row
-    t = ch06.accuracy_table(res)
+    assert len(report.sweep_table(res)) == len(s.sweep_fractions)
+    assert list(report.control_table(res).index) == ["two views per class", "one view per class (control)"]
+    outcomes = claims.evaluate(report.CLAIMS, results)
+    assert len(outcomes) == len(report.CLAIMS) and {o.source for o in outcomes} == {"paper", "prose"}
+    values = report.glue_values(results)
+    assert all(isinstance(v, str) for k, v in values.items() if k.startswith("ch06_claim_"))
+    # the single models' accuracy on single-view data is computed from the stored members: check one row
+    t = report.accuracy_table(res)
     assert np.isclose(t.loc["single model", "single-view"],
                       np.mean([100 * m["accuracy"]["single-view"] for m in res.value["members"]]))

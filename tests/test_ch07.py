@@ -1,16 +1,19 @@
 """Chapter 7: the new augmentation policies, the per-epoch monitor, interpolated initialisation,
-the pre-activation ResNet, the chapter's settings and its smoke run."""
+the pre-activation ResNet, the chapter's settings, its readings on hand-made results and its smoke run."""
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
 
 from kdbook import augment as aug
-from kdbook import metrics
+from kdbook import claims, metrics
 from kdbook.data import Split
 from kdbook.errors import ConfigError
 from kdbook.experiments import ch07_fidelity as ch07
+from kdbook.reports import ch07_fidelity as report
+from kdbook.store import StoredResult
 from kdbook.models import ModelConfig, PreActResNet, build_model, count_parameters, interpolate_weights
 from kdbook.train import DistillConfig, TrainConfig, distill_objective, predict_probs, train
 
@@ -138,6 +141,39 @@ def test_member_seeds_match_chapter_5_in_full():
         assert s.member_seeds(i) == c5.deep.ensemble_seeds(i)[:max(s.teacher_sizes)]
 
 
+def _init_result(curve: dict[float, list[float]]) -> dict:
+    """A hand-made ``init`` part: per lambda, the train agreement (fractions) of each seed."""
+    rows = [{"seed": i, "lambda": lam, "initial_train_agreement": lam, "train_agreement": a, "test_agreement": a,
+             "train_kl": 0.0, "accuracy": 0.8, "teacher_accuracy": 0.8}
+            for lam, per_seed in curve.items() for i, a in enumerate(per_seed)]
+    return {"init": StoredResult(value={"rows": rows}, provenance={}, config={}, path=Path("x"), cached=True)}
+
+
+def _claim(cid):
+    return next(c for c in report.CLAIMS if c.id == cid)
+
+
+def test_lambda_claims_on_a_smooth_and_on_a_jumping_curve():
+    smooth = _init_result({0.0: [0.80, 0.81], 0.5: [0.90, 0.91], 1.0: [0.99, 1.00]})
+    steps = report.lambda_steps(smooth["init"])
+    assert steps["rise"].tolist() == pytest.approx([10.0, 9.0]) and steps["clear"].all()
+    assert _claim("ch07.agreement_rises_with_lambda").evaluate(smooth).holds
+    assert _claim("ch07.lambda_curve_without_jump").evaluate(smooth).holds
+    # flat, then a jump of 19 points between 0.375 and 0.5 (slope 152 against an average of 20)
+    jump = _init_result({0.0: [0.80, 0.80], 0.375: [0.80, 0.81], 0.5: [0.99, 0.99], 1.0: [1.00, 1.00]})
+    out = _claim("ch07.lambda_curve_without_jump").evaluate(jump)
+    assert not out.holds and out.numbers["steepest_slope"] == pytest.approx(148.0)
+    assert not _claim("ch07.agreement_rises_with_lambda").evaluate(jump).holds  # 0 -> 0.375 is not clear
+    assert report.lambda_jump(jump["init"]) == 0.5
+
+
+def test_correlation_interval_is_fishers_and_includes_zero_for_weak_correlations():
+    low, high = report.correlation_interval(0.33, 30)
+    assert low < 0 < high and (low, high) == pytest.approx((-0.0365, 0.6166), abs=0.01)
+    assert report.correlation_interval(0.9, 30)[0] > 0.7
+    assert all(x != x for x in report.correlation_interval(0.5, 3))  # too few points: nan
+
+
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     mp = pytest.MonkeyPatch()
@@ -157,32 +193,35 @@ def test_smoke_run_measures_every_student(smoke):
     for r in students:
         assert 0 <= r["test_agreement"] <= 1 and 0 <= r["train_agreement"] <= 1
         assert r["test_kl"] >= 0 and r["train_kl"] >= 0 and 0 <= r["ece"] <= 1
-    table = ch07.student_table(smoke["teachers"])
+    table = report.student_table(smoke["teachers"])
     assert list(table.index.get_level_values("members").unique()) == list(s.teacher_sizes)
     assert {"teacher accuracy", "train_agreement", "test_kl", "ece std"} <= set(table.columns)
-    assert set(ch07.augmentation_table(smoke["augmentation"]).index) == set(s.policies)
+    assert set(report.augmentation_table(smoke["augmentation"]).index) == set(s.policies)
 
 
 def test_smoke_run_long_runs_and_interpolation(smoke):
     s = ch07.settings("smoke")
-    curves = ch07.epochs_curves(smoke["epochs"])
+    curves = report.epochs_curves(smoke["epochs"])
     assert set(curves) == {"epoch", "adam", "sgd"} and len(curves["epoch"]) == s.opt_runs[0].epochs
-    init = ch07.init_table(smoke["init"])
+    init = report.init_table(smoke["init"])
     assert list(init.index) == list(s.lambdas)
     # lambda = 1 starts at the teacher; lambda = 0 at a random net
     assert init.loc[1.0, "initial_train_agreement"] == pytest.approx(100.0)
     assert init.loc[0.0, "initial_train_agreement"] < 60
 
 
-def test_smoke_readings_and_paper_table(smoke):
-    s = ch07.settings("smoke")
-    h = ch07.headline(smoke)
-    texts = ch07.readings(h, s.teacher_sizes)
+def test_smoke_readings_claims_and_paper_table(smoke):
+    h = report.headline(smoke)
+    texts = report.readings(smoke)
     assert all(isinstance(t, str) for t in texts.values()) and "nan" not in texts["reading_m1"]
-    table = ch07.ours_vs_paper(h, s.teacher_sizes)
-    assert table.loc["test agreement, mixup", "paper"] == 86.0
+    table = report.ours_vs_paper(h)
+    assert table.loc["test agreement, mixup", "paper"] == report.PAPER["test_agreement_mixup"] == 86.0
     assert table.loc["test agreement, crop + flip (CIFAR-100 in the paper)", "ours"] == pytest.approx(
         h["aug_crop_flip_test_agreement"])
+    outcomes = claims.evaluate(report.CLAIMS, smoke)
+    assert len(outcomes) == len(report.CLAIMS) and {o.source for o in outcomes} == {"paper", "prose"}
+    values = report.glue_values(smoke)
+    assert values["ch07_paper_claims"] == sum(o.source == "paper" for o in outcomes)
 
 
 def test_vectorised_members_refuse_mixup():

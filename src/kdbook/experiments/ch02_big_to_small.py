@@ -9,6 +9,8 @@ Four stored results, each computed only when missing (trained models are cached 
   without the T^2 factor;
 * ``ch02-small-data``: a few percent of the training data with hard labels (early-stopped on
   validation) vs the teacher's soft targets on the same examples, with validation curves.
+
+The tables, sentences, claims and the paper's numbers are in :mod:`kdbook.reports.ch02_big_to_small`.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
 import torch
 
 from .. import metrics
@@ -28,16 +28,10 @@ from ..store import StoredResult, run_or_load
 from ..teachers import freeze
 from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits, predict_probs
 from .. import validate as v
-from .common import compare, trained_model, trained_run, with_seed
+from .common import trained_model, trained_run, with_seed
 
 TITLE = "Distilling a big net into a small one"
 NOTEBOOK = "ch02_big_to_small.ipynb"
-
-#: Hinton et al. (2015), MNIST test errors out of 10,000.
-PAPER_ERRORS = {"teacher": 67, "small net": 146, "distilled": 74}
-#: Hinton et al. (2015), speech, frame accuracy (%) with 3% of the data.
-PAPER_SMALL_DATA = {"hard targets (3%)": 44.5, "soft targets (3%)": 57.0, "full data": 58.9}
-
 
 @dataclass(frozen=True)
 class Regime:
@@ -295,148 +289,3 @@ def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) ->
                                                      seeds=s.seeds, device=device, recompute=recompute)
             for kind, part in _PARTS.items()}
 
-
-# ------------------------------------------------------------------------------ analyses
-def _mean_std(df: pd.DataFrame, by, cols) -> pd.DataFrame:
-    g = df.groupby(by, sort=False)[cols]
-    return g.mean().join(g.std(ddof=1).fillna(0.0).add_suffix("_std"))
-
-
-def regime_names(result: StoredResult) -> list[str]:
-    """The regimes of the main experiment, in order (the first is all the data)."""
-    return list(result.value["regimes"])
-
-
-def _rows(result: StoredResult, regime: str | None) -> pd.DataFrame:
-    df = pd.DataFrame(result.value["rows"])
-    return df[df["regime"] == (regime or regime_names(result)[0])]
-
-
-def main_table(result: StoredResult, regime: str | None = None) -> pd.DataFrame:
-    """Test errors (out of the test set), accuracy, NLL and ECE of the three nets in ``regime``
-    (default: all the data), mean and std over seeds."""
-    df = _rows(result, regime)
-    out = _mean_std(df, "model", ["errors", "accuracy", "nll", "ece", "val_accuracy"])
-    out["seeds"] = df.groupby("model", sort=False).size()
-    return out
-
-
-def per_seed_errors(result: StoredResult, regime: str | None = None) -> pd.DataFrame:
-    """Test errors of each net (columns) for each seed (rows) in ``regime``."""
-    return _rows(result, regime).pivot(index="seed", columns="model", values="errors")[
-        ["teacher", "small net", "distilled"]]
-
-
-def regime_headline(result: StoredResult, regime: str) -> dict[str, float | str | bool]:
-    """Mean errors of the three nets in ``regime``, the share of the small net's excess errors over
-    the teacher that distillation removes, and whether the distilled net wins on every seed."""
-    m = main_table(result, regime)
-    err, sd = m["errors"], m["errors_std"]
-    per_seed = per_seed_errors(result, regime)
-    excess = err["small net"] - err["teacher"]
-    return {
-        "teacher": err["teacher"], "small": err["small net"], "distilled": err["distilled"],
-        "teacher_std": sd["teacher"], "small_std": sd["small net"], "distilled_std": sd["distilled"],
-        "gap_closed": float((err["small net"] - err["distilled"]) / excess) if excess > 0 else float("nan"),
-        "teacher_better": bool(excess > sd["teacher"] + sd["small net"]),
-        "distilled_vs_small": {"lower than": "fewer errors than", "higher than": "more errors than"}.get(
-            compare(err["distilled"], sd["distilled"], err["small net"], sd["small net"]),
-            "about as many errors as"),
-        "distilled_better_every_seed": bool((per_seed["distilled"] < per_seed["small net"]).all()),
-        "n_seeds": int(m["seeds"].min()),
-        "train_size": int(_rows(result, regime)["train_size"].iloc[0]),
-    }
-
-
-def temperature_table(result: StoredResult) -> pd.DataFrame:
-    """Mean test errors per width (rows) and temperature (columns; 'labels' = no teacher)."""
-    df = pd.DataFrame(result.value["rows"])
-    df["T"] = df["T"].map(lambda t: "labels" if t is None or t != t else f"{t:g}")
-    table = df.groupby(["width", "T"], sort=False)["errors"].mean().unstack("T")
-    return table[["labels"] + [c for c in table.columns if c != "labels"]]
-
-
-def weighting_table(result: StoredResult) -> pd.DataFrame:
-    """Test and validation metrics of each loss weighting, mean and std over seeds."""
-    return _mean_std(pd.DataFrame(result.value["rows"]), "weighting", ["errors", "accuracy", "val_accuracy"])
-
-
-def small_data_table(result: StoredResult) -> pd.DataFrame:
-    """Test accuracy (%) with a few percent of the data, hard vs soft targets, and with all of it."""
-    df = pd.DataFrame(result.value["rows"])
-    df["accuracy %"] = 100 * df["accuracy"]
-    out = _mean_std(df, "model", ["accuracy %", "examples"])
-    return out.drop(columns=["examples_std"])
-
-
-def val_curves(result: StoredResult) -> dict[str, np.ndarray]:
-    """Mean validation accuracy per epoch of the hard- and soft-target runs on the small subset."""
-    out: dict[str, list] = {}
-    for c in result.value["curves"]:
-        out.setdefault(c["model"], []).append(c["val_accuracy"])
-    return {k: np.mean(np.asarray(v, dtype=float), axis=0) for k, v in out.items()}
-
-
-def best_temperature(result: StoredResult, width: int) -> float:
-    """The temperature with the best mean *validation* accuracy for ``width``."""
-    df = pd.DataFrame(result.value["rows"])
-    df = df[(df["width"] == width) & df["T"].notna()]
-    return float(df.groupby("T")["val_accuracy"].mean().idxmax())
-
-
-def headline(main: StoredResult, temperature: StoredResult, weighting: StoredResult,
-             small: StoredResult) -> dict[str, float | str]:
-    """The chapter's findings as numbers (means over seeds) and comparison words; keys of the main
-    experiment end in ``_r0``, ``_r1``... after their regime."""
-    out: dict[str, float | str] = {"paper_gap_closed": (146 - 74) / (146 - 67)}
-    for i, name in enumerate(regime_names(main)):
-        out.update({f"{k}_r{i}": val for k, val in regime_headline(main, name).items()})
-    t = temperature_table(temperature)
-    temps = [c for c in t.columns if c != "labels"]
-    high = [c for c in temps if float(c) >= 8]
-    for width in t.index:
-        out[f"best_T_val_w{width}"] = best_temperature(temperature, width)
-        out[f"spread_high_T_w{width}"] = float(t.loc[width, high].max() - t.loc[width, high].min()) if high else float("nan")
-        out[f"labels_w{width}"] = float(t.loc[width, "labels"])
-        out[f"best_distilled_w{width}"] = float(t.loc[width, temps].min())
-    out["narrowest"] = int(min(t.index))
-    w = weighting_table(weighting)
-    out["best_weighting_val"] = str(w["val_accuracy"].idxmax())
-    sd = small_data_table(small)
-    acc = sd["accuracy %"]
-    out["small_hard"], out["small_soft"], out["small_full"] = (acc["hard targets"], acc["soft targets"],
-                                                               acc["full data, hard targets"])
-    out["small_hard_std"] = sd.loc["hard targets", "accuracy %_std"]
-    out["small_soft_std"] = sd.loc["soft targets", "accuracy %_std"]
-    out["small_examples"] = int(sd.loc["hard targets", "examples"])
-    out["small_recovered"] = float((acc["soft targets"] - acc["hard targets"])
-                                   / (acc["full data, hard targets"] - acc["hard targets"]))
-    out["paper_small_recovered"] = (57.0 - 44.5) / (58.9 - 44.5)
-    return out
-
-
-def ours_vs_paper(h: dict, regimes: list[str], test_size: int) -> pd.DataFrame:
-    """The closing table: each of the paper's numbers beside ours, for every regime."""
-    def pm(k: str, i: int) -> str:
-        return f"{h[f'{k}_r{i}']:.0f} ± {h[f'{k}_std_r{i}']:.0f}"
-
-    rows = []
-    for i, name in enumerate(regimes):
-        rows += [
-            (f"teacher: test errors ({name})", "67 / 10,000", f"{pm('teacher', i)} / {test_size:,}"),
-            (f"small net on labels ({name})", "146", pm("small", i)),
-            (f"small net distilled at T = 20 ({name})", "74", pm("distilled", i)),
-            (f"share of the small net's excess errors removed ({name})", f"{100 * h['paper_gap_closed']:.0f}%",
-             f"{100 * h[f'gap_closed_r{i}']:.0f}%" if h[f"teacher_better_r{i}"]
-             else "n/a: the teacher is not clearly better than the small net"),
-        ]
-    rows += [
-        ("best T for the narrowest student", "2.5 to 4 (30 units)",
-         f"{h['best_T_val_w' + str(h['narrowest'])]:g} ({h['narrowest']} units, chosen on validation)"),
-        ("few data: hard vs soft targets (accuracy %)", "44.5 vs 57.0 (3% of speech data)",
-         f"{h['small_hard']:.1f} vs {h['small_soft']:.1f} ({h['small_examples']:,} images)"),
-        ("few data: share of the full-data gain recovered by soft targets",
-         f"{100 * h['paper_small_recovered']:.0f}%", f"{100 * h['small_recovered']:.0f}%"),
-    ]
-    n = h.get("n_seeds_r0", 0)
-    return pd.DataFrame(rows, columns=["quantity", "paper (MNIST / speech)", f"ours (mean ± std over {n} seeds)"])

@@ -4,7 +4,8 @@ A student is distilled from chapter 2's teacher on a transfer set from which one
 removed entirely (``ch03-omitted``), and on a transfer set holding only two classes
 (``ch03-two-classes``). The student's output biases are then shifted: up for the missing class,
 down for the two present ones. The shift is chosen on the validation split; the test split is
-only measured, at every shift, to draw the curve.
+only measured, at every shift, to draw the curve. The tables, sentences, claims and the paper's
+numbers are in :mod:`kdbook.reports.ch03_unseen_class`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 
-from .. import metrics
 from .. import validate as v
 from ..data import Dataset, Split, load_dataset
 from ..models import ModelConfig
@@ -28,13 +27,6 @@ from .common import trained_model, with_seed
 
 TITLE = "Learning a class it never saw"
 NOTEBOOK = "ch03_unseen_class.ipynb"
-
-#: Hinton et al. (2015), MNIST without any 3 in the transfer set.
-PAPER_OMITTED = {"errors": 206, "class_errors": 133, "class_count": 1010, "shift": 3.5,
-                 "errors_after": 109, "class_errors_after": 14}
-#: Hinton et al. (2015), transfer set of only 7s and 8s: test error (%) before and after the shift.
-PAPER_TWO = {"error": 47.3, "error_after": 13.2, "shift": -7.6}
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -175,71 +167,3 @@ def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) ->
                               seeds=s.seeds, device=device, recompute=recompute)
             for part in ("omitted", "two-classes")}
 
-
-# ------------------------------------------------------------------------------ analyses
-def _index(shifts, value: float) -> int:
-    return int(np.argmin(np.abs(np.asarray(shifts) - value)))
-
-
-def before_after(result: StoredResult) -> pd.DataFrame:
-    """Per seed and model: test errors (overall and on the focus classes) at no shift and at the
-    shift chosen on validation."""
-    shifts = result.value["shifts"]
-    rows = []
-    for r in result.value["rows"]:
-        i0, i1 = _index(shifts, 0.0), _index(shifts, r["chosen_shift"])
-        rows.append({"seed": r["seed"], "model": r["model"], "shift": r["chosen_shift"],
-                     "errors before": r["test"]["errors"][i0], "errors after": r["test"]["errors"][i1],
-                     "class errors before": r["test"]["focus_errors"][i0],
-                     "class errors after": r["test"]["focus_errors"][i1], "class count": r["count_test"]})
-    return pd.DataFrame(rows)
-
-
-def summary(result: StoredResult) -> pd.DataFrame:
-    """:func:`before_after` as mean and std over seeds, one row per model."""
-    df = before_after(result).drop(columns="seed")
-    g = df.groupby("model", sort=False)
-    return g.mean().join(g.std(ddof=1).fillna(0.0).add_suffix("_std"))
-
-
-def test_curve(result: StoredResult, model: str = "distilled", key: str = "focus_errors") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(shifts, mean test errors over seeds, std) of ``model`` for ``key`` ('errors' or 'focus_errors')."""
-    arr = np.array([r["test"][key] for r in result.value["rows"] if r["model"] == model], dtype=float)
-    return np.asarray(result.value["shifts"]), arr.mean(0), arr.std(0, ddof=1) if len(arr) > 1 else np.zeros(arr.shape[1])
-
-
-def oracle_shift(result: StoredResult, model: str = "distilled") -> float:
-    """The shift that would minimise the *test* errors averaged over seeds (what tuning on test picks;
-    shown only to measure what choosing on validation costs)."""
-    shifts, mean, _ = test_curve(result, model, "errors")
-    return float(shifts[int(np.argmin(mean))])
-
-
-def ours_vs_paper_omitted(result: StoredResult) -> pd.DataFrame:
-    """The omitted-class numbers of the paper beside ours (mean over seeds)."""
-    m = summary(result).loc["distilled"]
-    name = result.value["class_names"][result.value["classes"][0]]
-    p = PAPER_OMITTED
-    rows = [
-        ("test errors, no shift", f"{p['errors']} / 10,000", f"{m['errors before']:.0f} / {result.value['test_size']:,}"),
-        ("errors on the omitted class, no shift", f"{p['class_errors']} of {p['class_count']} threes",
-         f"{m['class errors before']:.0f} of {m['class count']:.0f} ({name})"),
-        ("bias shift", f"+{p['shift']} (chosen on test)", f"+{m['shift']:.2f} (chosen on validation)"),
-        ("test errors after the shift", f"{p['errors_after']}", f"{m['errors after']:.0f}"),
-        ("errors on the omitted class after the shift", f"{p['class_errors_after']}", f"{m['class errors after']:.0f}"),
-    ]
-    return pd.DataFrame(rows, columns=["quantity", "paper (MNIST, no 3s)", "ours (mean over seeds)"])
-
-
-def ours_vs_paper_two(result: StoredResult) -> pd.DataFrame:
-    """The two-class transfer set's numbers of the paper beside ours (mean over seeds)."""
-    m = summary(result).loc["distilled"]
-    n = result.value["test_size"]
-    names = " and ".join(result.value["class_names"][c] for c in result.value["classes"])
-    rows = [
-        ("test error, no shift", f"{PAPER_TWO['error']}%", f"{100 * m['errors before'] / n:.1f}%"),
-        ("bias shift of the two classes", f"{PAPER_TWO['shift']} (chosen on test)",
-         f"{m['shift']:.2f} (chosen on validation)"),
-        ("test error after the shift", f"{PAPER_TWO['error_after']}%", f"{100 * m['errors after'] / n:.1f}%"),
-    ]
-    return pd.DataFrame(rows, columns=["quantity", "paper (only 7s and 8s)", f"ours (only {names})"])

@@ -1,6 +1,6 @@
 """Chapter 4, ensembles, distilling an ensemble, and specialists (Hinton et al. 2015).
 
-Three stored results:
+Three stored results (read by :mod:`kdbook.reports.ch04_ensembles`):
 
 * ``ch04-members``: test metrics of ensembles of N = 1..M independently seeded members, over
   random resamplings of which members form the ensemble, combined by arithmetic and geometric
@@ -17,8 +17,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
 import torch
 
 from .. import metrics
@@ -34,12 +32,6 @@ from .common import trained_members, trained_model
 
 TITLE = "Ensembles, distilling an ensemble, and specialists"
 NOTEBOOK = "ch04_ensembles.ipynb"
-
-#: Hinton et al. (2015), speech (frame accuracy %): baseline, 10-model ensemble, distilled single model.
-PAPER_SPEECH = {"single model": 58.9, "ensemble of 10": 61.1, "distilled": 60.8}
-#: Hinton et al. (2015), JFT: conditional test accuracy of the baseline vs with 61 specialists (%).
-PAPER_JFT = {"generalist": 43.1, "with specialists": 45.9}
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -219,109 +211,3 @@ def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) ->
     return {kind.removeprefix("ch04-"): run_or_load(kind, s, lambda part=part: part(s, device), profile=profile,
                                                      seeds=s.member_seeds, device=device, recompute=recompute)
             for kind, part in _PARTS.items()}
-
-
-# ------------------------------------------------------------------------------ analyses
-def curve_table(result: StoredResult, method: str = "arithmetic") -> pd.DataFrame:
-    """Mean and std over resamplings of accuracy, NLL and ECE for each ensemble size N."""
-    df = pd.DataFrame(result.value["rows"])
-    df = df[df["method"] == method]
-    g = df.groupby("n")[["accuracy", "nll", "ece"]]
-    out = g.mean().join(g.std(ddof=1).fillna(0.0).add_suffix("_std"))
-    out["subsets"] = df.groupby("n").size()
-    return out
-
-
-def saturation(table: pd.DataFrame, share: float = 0.9) -> int:
-    """Smallest N whose mean accuracy gain over N = 1 reaches ``share`` of the largest N's gain."""
-    gain = table["accuracy"] - table["accuracy"].iloc[0]
-    total = gain.iloc[-1]
-    if total <= 0:
-        return int(table.index[-1])
-    return int(gain.index[np.argmax(gain.to_numpy() >= share * total)])
-
-
-def distill_table(result: StoredResult) -> pd.DataFrame:
-    """Ensembles and their students: accuracy, NLL, ECE and agreement, mean and std over student seeds."""
-    df = pd.DataFrame(result.value["rows"])
-    cols = [c for c in ("accuracy", "nll", "ece", "agreement") if c in df]
-    g = df.groupby("model", sort=False)[cols]
-    return g.mean().join(g.std(ddof=1).fillna(0.0).add_suffix("_std"))
-
-
-def retained(result: StoredResult, method: str = "arithmetic") -> tuple[float, float, np.ndarray]:
-    """Share of the ensemble's accuracy gain over the mean single member that the student keeps:
-    (mean, std over student seeds, per-seed values)."""
-    df = pd.DataFrame(result.value["rows"])
-    single = float(np.mean(result.value["member_accuracy"]))
-    ens = float(df[df["model"] == f"ensemble ({method})"]["accuracy"].iloc[0])
-    students = df[df["model"] == f"student of the {method} ensemble"]["accuracy"].to_numpy(dtype=float)
-    # a share of the gain only means something when there is a gain
-    shares = (students - single) / (ens - single) if ens > single else np.full(len(students), np.nan)
-    return float(shares.mean()), float(shares.std(ddof=1)) if len(shares) > 1 else 0.0, shares
-
-
-def cluster_names(result: StoredResult) -> list[str]:
-    """Each confusable-class cluster as a readable list of class names."""
-    names = result.value["class_names"]
-    return [", ".join(names[c] for c in cl) for cl in result.value["clusters"]]
-
-
-def specialist_table(result: StoredResult, split: str = "test") -> pd.DataFrame:
-    """Accuracy (%) of the generalist alone and combined with the specialists, overall, on the
-    classes the specialists cover, and per specialist."""
-    names = result.value["class_names"]
-    r = result.value[split]
-    rows = [{"examples": "all test examples" if split == "test" else "all", "count": None,
-             "generalist": 100 * r["generalist"]["accuracy"], "with specialists": 100 * r["combined"]["accuracy"]},
-            {"examples": "classes with a specialist", "count": r["covered"],
-             "generalist": 100 * r["generalist_on_covered"], "with specialists": 100 * r["combined_on_covered"]}]
-    for p in r["per_specialist"]:
-        rows.append({"examples": "specialist: " + ", ".join(names[c] for c in p["classes"]), "count": p["count"],
-                     "generalist": 100 * p["generalist"], "with specialists": 100 * p["combined"]})
-    df = pd.DataFrame(rows).set_index("examples")
-    df["change"] = df["with specialists"] - df["generalist"]
-    return df
-
-
-def headline(members: StoredResult, distill: StoredResult, specs: StoredResult) -> dict[str, float | str]:
-    """The chapter's findings as numbers."""
-    arith, geo = curve_table(members, "arithmetic"), curve_table(members, "geometric")
-    d = distill_table(distill)
-    keep, keep_sd, _ = retained(distill, "arithmetic")
-    keep_g, keep_g_sd, _ = retained(distill, "geometric")
-    single = float(np.mean(distill.value["member_accuracy"]))
-    st = specialist_table(specs)
-    return {
-        "single_acc": 100 * arith["accuracy"].iloc[0], "single_acc_std": 100 * arith["accuracy_std"].iloc[0],
-        "ens_acc": 100 * arith["accuracy"].iloc[-1], "n_max": int(arith.index[-1]),
-        "ens_gain": 100 * (arith["accuracy"].iloc[-1] - arith["accuracy"].iloc[0]),
-        "ens_nll_single": arith["nll"].iloc[0], "ens_nll": arith["nll"].iloc[-1],
-        "ens_ece_single": arith["ece"].iloc[0], "ens_ece": arith["ece"].iloc[-1],
-        "saturation_n": saturation(arith, 0.75), "geo_minus_arith": 100 * (geo["accuracy"].iloc[-1] - arith["accuracy"].iloc[-1]),
-        "student_acc": 100 * d.loc["student of the arithmetic ensemble", "accuracy"],
-        "student_acc_std": 100 * d.loc["student of the arithmetic ensemble", "accuracy_std"],
-        "student_geo_acc": 100 * d.loc["student of the geometric ensemble", "accuracy"],
-        "retained": keep, "retained_std": keep_sd, "retained_geo": keep_g, "retained_geo_std": keep_g_sd,
-        "member_mean_acc": 100 * single,
-        "paper_retained": (60.8 - 58.9) / (61.1 - 58.9),
-        "spec_covered_gen": st.loc["classes with a specialist", "generalist"],
-        "spec_covered_comb": st.loc["classes with a specialist", "with specialists"],
-        "spec_all_gen": st.iloc[0]["generalist"], "spec_all_comb": st.iloc[0]["with specialists"],
-        "n_specialists": len(specs.value["specialists"]),
-    }
-
-
-def ours_vs_paper(h: dict) -> pd.DataFrame:
-    """Hinton et al.'s ensemble, distillation and specialist numbers beside ours."""
-    rows = [
-        ("single model (accuracy %)", "58.9 (speech frames)", f"{h['single_acc']:.2f} ± {h['single_acc_std']:.2f}"),
-        ("ensemble (accuracy %)", "61.1 (10 models)", f"{h['ens_acc']:.2f} ({h['n_max']} models)"),
-        ("one student distilled from the ensemble", "60.8", f"{h['student_acc']:.2f} ± {h['student_acc_std']:.2f}"),
-        ("share of the ensemble's gain kept by the student", f"{100 * h['paper_retained']:.0f}%",
-         f"{100 * h['retained']:.0f}% ± {100 * h['retained_std']:.0f}%" if h["retained"] == h["retained"]
-         else "n/a: the ensemble is not better than a single member"),
-        ("specialists: accuracy on their classes (%)", "43.1 -> 45.9 (JFT, conditional)",
-         f"{h['spec_covered_gen']:.2f} -> {h['spec_covered_comb']:.2f} ({h['n_specialists']} specialists)"),
-    ]
-    return pd.DataFrame(rows, columns=["quantity", "paper", "ours"])

@@ -1,6 +1,7 @@
 """Chapter 5, three mysteries: ensemble, knowledge distillation, self-distillation (Allen-Zhu & Li 2020).
 
-Three stored results, each the same comparison in one setting:
+Three stored results, each the same comparison in one setting (read by
+:mod:`kdbook.reports.ch05_three_mysteries`):
 
 * ``ch05-deep``: small CNNs on real images: a single model, an ensemble of N, a student distilled
   from the ensemble, self-distillation (a fresh net distilled from one trained net), the average
@@ -14,8 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
 import torch
 
 from .. import metrics
@@ -27,17 +26,10 @@ from ..profiles import get_profile
 from ..store import StoredResult, fit_or_load, model_path, run_or_load
 from ..synthetic import gaussian_teacher_task
 from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits, predict_probs, train
-from .common import compare, trained_members, trained_model, with_seed
+from .common import trained_members, trained_model, with_seed
 
 TITLE = "Three mysteries: ensemble, knowledge distillation, self-distillation"
 NOTEBOOK = "ch05_three_mysteries.ipynb"
-
-#: Allen-Zhu & Li (2020), CIFAR-10 with random (NTK) features: test accuracy (%).
-PAPER_RF = {"single model": 66.68, "ensemble": 70.54, "distilled from the ensemble": 66.01,
-            "trained average": 72.86}
-#: Allen-Zhu & Li (2020), deep nets (seed 000 article): test accuracy (%).
-PAPER_DEEP = {"ensemble": 84.8, "distilled from the ensemble": 83.8, "single model": 81.5, "self-distilled": 83.5}
-
 
 @dataclass(frozen=True)
 class Setting:
@@ -229,102 +221,3 @@ def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) ->
     return {kind.removeprefix("ch05-"): run_or_load(kind, s, lambda part=part: part(s, device), profile=profile,
                                                      seeds=list(s.deep.seeds), device=device, recompute=recompute)
             for kind, part in _PARTS.items()}
-
-
-# ------------------------------------------------------------------------------ analyses
-def table(result: StoredResult) -> pd.DataFrame:
-    """Test accuracy (%), NLL and ECE per row: mean and std over nets, and how many nets."""
-    df = pd.DataFrame(result.value["rows"])
-    df["accuracy"] *= 100
-    g = df.groupby("model", sort=False)
-    out = g[["accuracy", "nll", "ece"]].mean().join(g[["accuracy"]].std(ddof=1).add_suffix(" std"))
-    out["nets"] = g.size()
-    return out[["accuracy", "accuracy std", "nets", "nll", "ece"]]
-
-
-def gains(result: StoredResult) -> dict[str, float]:
-    """Each row's accuracy minus the mean single model's (points)."""
-    t = table(result)
-    base = t.loc["single model", "accuracy"]
-    return {name: float(acc - base) for name, acc in t["accuracy"].items() if name != "single model"}
-
-
-def combined_table(results: dict[str, StoredResult]) -> pd.DataFrame:
-    """All three settings in one table, with the paper's numbers where it has them."""
-    labels = {"deep": "small CNN", "rf": "random features", "gaussian": "MLP"}
-    frames = []
-    for part, res in results.items():
-        t = table(res).reset_index()
-        data = "Gaussian inputs" if part == "gaussian" else res.value["dataset"].split(":")[0]
-        t.insert(0, "setting", f"{labels.get(part, part)}, {data}")
-        paper = PAPER_DEEP if part == "deep" else PAPER_RF if part == "rf" else {}
-        t["paper"] = [paper.get(_paper_key(m), np.nan) for m in t["model"]]
-        frames.append(t)
-    return pd.concat(frames, ignore_index=True).set_index(["setting", "model"])
-
-
-def _paper_key(model: str) -> str:
-    return "ensemble" if model.startswith("ensemble of") and "distilled" not in model else model
-
-
-def headline(results: dict[str, StoredResult]) -> dict[str, float]:
-    """The chapter's findings as numbers: each setting's gains over its single model."""
-    out: dict[str, float] = {}
-    for part, res in results.items():
-        t = table(res)
-        out[f"{part}_single"] = t.loc["single model", "accuracy"]
-        out[f"{part}_single_std"] = t.loc["single model", "accuracy std"]
-        for name, gain in gains(res).items():
-            short = ("ens" if name.startswith("ensemble of") and "distilled" not in name else
-                     "ens_kd" if "distilled students" in name else
-                     {"distilled from the ensemble": "kd", "self-distilled": "self", "trained average": "avg"}[name])
-            out[f"{part}_{short}_gain"] = gain
-            out[f"{part}_{short}"] = t.loc[name, "accuracy"]
-            out[f"{part}_{short}_std"] = t.loc[name, "accuracy std"] if t.loc[name, "nets"] > 1 else 0.0
-    return out
-
-
-#: The paper's qualitative pattern, as (setting, row, reference row, expected relation).
-PAPER_PATTERN = (
-    ("deep", "ens", "single", "higher than"),
-    ("deep", "kd", "single", "higher than"),
-    ("deep", "self", "single", "higher than"),
-    ("deep", "avg", "ens", "lower than"),
-    ("rf", "ens", "single", "higher than"),
-    ("rf", "kd", "single", "indistinguishable from"),
-    ("rf", "avg", "ens", "higher than"),
-    ("gaussian", "ens", "single", "indistinguishable from"),
-)
-
-_ROW_NAMES = {"single": "a single model", "ens": "the ensemble", "kd": "the student distilled from the ensemble",
-              "self": "the self-distilled student", "avg": "the trained average",
-              "ens_kd": "the ensemble of distilled students"}
-
-
-def relation(h: dict, part: str, row: str, ref: str) -> str:
-    """'higher than', 'lower than' or 'indistinguishable from' (the book's cautious rule: a
-    difference counts when it exceeds the two standard deviations over seeds added)."""
-    return compare(h[f"{part}_{row}"], h[f"{part}_{row}_std"], h[f"{part}_{ref}"], h[f"{part}_{ref}_std"])
-
-
-def pattern_table(h: dict) -> pd.DataFrame:
-    """The paper's qualitative claims and whether our run shows them."""
-    rows = []
-    for part, row, ref, expected in PAPER_PATTERN:
-        ours = relation(h, part, row, ref)
-        rows.append({"setting": part, "claim": f"{_ROW_NAMES[row]} is {expected} {_ROW_NAMES[ref]}",
-                     "ours": f"{_ROW_NAMES[row]} is {ours} {_ROW_NAMES[ref]} "
-                             f"({h[f'{part}_{row}']:.2f}% vs {h[f'{part}_{ref}']:.2f}%)",
-                     "holds": ours == expected})
-    return pd.DataFrame(rows)
-
-
-def reading(h: dict, part: str) -> str:
-    """One sentence per setting: each model against a single model (and the trained average
-    against the ensemble), by the cautious rule."""
-    rows = [r for r in ("ens", "kd", "self", "avg", "ens_kd") if f"{part}_{r}" in h]
-    parts = [f"{_ROW_NAMES[r]} is {relation(h, part, r, 'single')} a single model" for r in rows]
-    text = "; ".join(parts)
-    if f"{part}_avg" in h:
-        text += f"; and the trained average is {relation(h, part, 'avg', 'ens')} the ensemble"
-    return text[0].upper() + text[1:] + "."

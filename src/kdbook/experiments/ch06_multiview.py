@@ -8,14 +8,14 @@ One stored result, ``ch06-multiview``: on synthetic multi-view data (:mod:`kdboo
 * ``kd``: students distilled from the ensemble; ``self_kd``: students each distilled from one member;
 * ``control``: the same ensemble on data whose classes have a single view (no multi-view structure);
 * ``sweep``: the ensemble's gain as the share of single-view training examples grows.
+
+Tables, numbers, claims and sentences read from it are in :mod:`kdbook.reports.ch06_multiview`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import numpy as np
-import pandas as pd
 import torch
 
 from .. import multiview as mv
@@ -173,123 +173,3 @@ def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) ->
     return {"multiview": run_or_load("ch06-multiview", s, lambda: _main_part(s), profile=profile,
                                      seeds=list(s.member_seeds), device="cpu", recompute=recompute)}
 
-
-# ------------------------------------------------------------------------------ analyses
-def _mean_sd(values) -> tuple[float, float]:
-    a = np.asarray(values, dtype=float)
-    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
-
-
-def accuracy_table(result: StoredResult) -> pd.DataFrame:
-    """Accuracy (%) on multi-view and single-view test examples: mean and std over nets for single
-    models and students, one number for the ensemble."""
-    r = result.value
-    rows = []
-    for name, nets in (("single model", r["members"]), ("distilled from the ensemble", r["kd"]),
-                       ("self-distilled", r["self_kd"])):
-        row = {"model": name, "nets": len(nets)}
-        for kind in ("multi-view", "single-view"):
-            m, sd = _mean_sd([100 * n["accuracy"][kind] for n in nets])
-            row[kind], row[kind + " std"] = m, sd
-        row["views learned (%)"] = 100 * float(np.mean([n["views_learned"] for n in nets]))
-        rows.append(row)
-    e = r["ensemble"]
-    rows.insert(1, {"model": f"ensemble of {len(r['members'])}", "nets": len(r["members"]),
-                    "multi-view": 100 * e["accuracy"]["multi-view"], "multi-view std": 0.0,
-                    "single-view": 100 * e["accuracy"]["single-view"], "single-view std": 0.0,
-                    "views learned (%)": 100 * e["views_covered"]})
-    return pd.DataFrame(rows).set_index("model")
-
-
-def alignment_matrix(nets: list[dict], view: int) -> np.ndarray:
-    """(nets, classes) alignment of each net's best channel with each class's view ``view``."""
-    return np.array([[cls[view] for cls in n["alignment"]] for n in nets])
-
-
-def view_share(nets: list[dict]) -> np.ndarray:
-    """(nets, classes) share of view 1 in a class's alignment: 1 = only view 1, 0 = only view 2,
-    0.5 = both equally (two-view data)."""
-    a = np.clip(np.stack([alignment_matrix(nets, 0), alignment_matrix(nets, 1)]), 0, None)
-    return a[0] / np.maximum(a.sum(0), 1e-9)
-
-
-def sweep_table(result: StoredResult) -> pd.DataFrame:
-    """Per share of single-view training data: single models' and the ensemble's single-view
-    accuracy (%) and share of views learned."""
-    rows = []
-    for entry in result.value["sweep"]:
-        m, sd = _mean_sd([100 * n["accuracy"]["single-view"] for n in entry["members"]])
-        rows.append({"single-view share of training data": entry["single_view_fraction"],
-                     "single model, single-view acc.": m, "std": sd,
-                     "ensemble, single-view acc.": 100 * entry["ensemble"]["accuracy"]["single-view"],
-                     "views learned by one net (%)": 100 * float(np.mean([n["views_learned"] for n in entry["members"]])),
-                     "views covered by the ensemble (%)": 100 * entry["ensemble"]["views_covered"]})
-    df = pd.DataFrame(rows).set_index("single-view share of training data")
-    df["ensemble gain"] = df["ensemble, single-view acc."] - df["single model, single-view acc."]
-    return df
-
-
-def control_table(result: StoredResult) -> pd.DataFrame:
-    """Test accuracy (%) of single models and of their ensemble, on the chapter's two-view data and
-    on the control whose classes have a single view each."""
-    r = result.value
-    rows = []
-    for name, part in (("two views per class", r), ("one view per class (control)", r["control"])):
-        m, sd = _mean_sd([100 * n["accuracy"]["all"] for n in part["members"]])
-        rows.append({"data": name, "members": len(part["members"]), "single model": m, "std": sd,
-                     "ensemble": 100 * part["ensemble"]["accuracy"]["all"]})
-    df = pd.DataFrame(rows).set_index("data")
-    df["ensemble gain"] = df["ensemble"] - df["single model"]
-    return df
-
-
-def headline(result: StoredResult) -> dict[str, float]:
-    """The chapter's findings as numbers."""
-    r = result.value
-    t = accuracy_table(result)
-    ens_name = t.index[1]
-    member_single = [100 * n["accuracy"]["single-view"] for n in r["members"]]
-    share_err = [n["error_share_single"] for n in r["members"] if n["error_share_single"] == n["error_share_single"]]
-    share = view_share(r["members"])
-    one_view = float(np.mean((share > 0.8) | (share < 0.2)))
-    c = r["control"]
-    control_single = float(np.mean([100 * n["accuracy"]["all"] for n in c["members"]]))
-    return {
-        "n_members": len(r["members"]), "n_students": len(r["kd"]),
-        "single_multi": t.loc["single model", "multi-view"], "single_single": t.loc["single model", "single-view"],
-        "single_single_std": t.loc["single model", "single-view std"],
-        "single_single_min": min(member_single), "single_single_max": max(member_single),
-        "ens_multi": t.loc[ens_name, "multi-view"], "ens_single": t.loc[ens_name, "single-view"],
-        "kd_single": t.loc["distilled from the ensemble", "single-view"],
-        "kd_single_std": t.loc["distilled from the ensemble", "single-view std"],
-        "self_single": t.loc["self-distilled", "single-view"],
-        "self_single_std": t.loc["self-distilled", "single-view std"],
-        "single_views": t.loc["single model", "views learned (%)"],
-        "ens_views": t.loc[ens_name, "views learned (%)"],
-        "kd_views": t.loc["distilled from the ensemble", "views learned (%)"],
-        "self_views": t.loc["self-distilled", "views learned (%)"],
-        "error_share_single": 100 * float(np.mean(share_err)) if share_err else float("nan"),
-        "single_view_fraction": 100 * r["test_single_count"] / r["test_count"],
-        "one_view_classes": 100 * one_view,
-        "control_single": control_single, "control_ens": 100 * c["ensemble"]["accuracy"]["all"],
-        "control_gain": 100 * c["ensemble"]["accuracy"]["all"] - control_single,
-    }
-
-
-def ours_vs_paper(h: dict) -> pd.DataFrame:
-    """The paper's statements about multi-view data (its theorems, not measurements) beside our numbers."""
-    rows = [
-        ("a single model learns only one view for most classes",
-         f"{h['one_view_classes']:.0f}% of (net, class) pairs rely on one view; {h['single_views']:.0f}% of views learned"),
-        ("a single model is right on multi-view data and fails on part of the single-view data",
-         f"{h['single_multi']:.1f}% vs {h['single_single']:.1f}% ± {h['single_single_std']:.1f}%"),
-        ("an ensemble of independently seeded models is right on both",
-         f"{h['ens_multi']:.1f}% and {h['ens_single']:.1f}% ({h['n_members']} members)"),
-        ("a student distilled from the ensemble matches it",
-         f"{h['kd_single']:.1f}% ± {h['kd_single_std']:.1f}% on single-view data"),
-        ("self-distillation sits between a single model and the ensemble",
-         f"{h['self_single']:.1f}% ± {h['self_single_std']:.1f}% on single-view data"),
-        ("without multi-view structure the ensemble does not help",
-         f"ensemble gain {h['control_gain']:+.2f} points (control data, one view per class)"),
-    ]
-    return pd.DataFrame(rows, columns=["Allen-Zhu & Li (2020)", "ours"])

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
 import torch
 
 from .. import metrics
@@ -23,7 +21,7 @@ from ..store import StoredResult, run_or_load
 from ..teachers import Ensemble, freeze
 from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits, predict_probs
 from ..vectorized import train_members
-from .common import compare, trained_model, with_seed
+from .common import trained_model, with_seed
 
 TITLE = "What a distilled student buys you"
 NOTEBOOK = "ch08_deployment.ipynb"
@@ -150,101 +148,3 @@ def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) ->
     res = run_or_load("ch08-deployment", s, lambda: _compute(s, device), profile=profile, seeds=s.seeds,
                       device=device, recompute=recompute)
     return {"deployment": res}
-
-
-# ------------------------------------------------------------------------------------ analyses
-def best_alpha(result: StoredResult) -> float:
-    """The weight of the soft term with the best mean *validation* accuracy over seeds."""
-    return float(student_table(result, "alpha")["val_accuracy"].idxmax())
-
-
-def model_table(result: StoredResult) -> pd.DataFrame:
-    """Mean and std over seeds of every measurement of the four models (one row per model).
-
-    The "distilled" row is the small net trained with the validation-chosen ``alpha``; its size and
-    latency are those of the small net (the same architecture, measured on the label-trained one).
-    """
-    alpha = best_alpha(result)
-    frames = []
-    for e in result.value["per_seed"]:
-        rows = {k: dict(v) for k, v in e["models"].items()}
-        chosen = next(st for st in e["students"].values() if st["family"] == "alpha" and st["value"] == alpha)
-        cost = {k: rows["small net"][k] for k in ("parameters", "latency_b1_ms", "latency_large_ms")}
-        rows["distilled"] = {**{k: v for k, v in chosen.items() if k not in ("family", "value")}, **cost}
-        frames.append(pd.DataFrame(rows).T)
-    df = pd.concat(frames).reset_index(names="model")
-    for col in df.columns[1:]:
-        df[col] = df[col].astype(float)
-    g = df.groupby("model", sort=False)
-    return g.mean().join(g.std(ddof=1).fillna(0.0).add_suffix("_std"))
-
-
-def student_table(result: StoredResult, family: str) -> pd.DataFrame:
-    """Mean and std over seeds of the small net's test metrics for each value of ``family``
-    ('alpha' or 'loss')."""
-    rows = []
-    for e in result.value["per_seed"]:
-        for st in e["students"].values():
-            if st["family"] == family:
-                rows.append({k: v for k, v in st.items() if k != "family"})
-    df = pd.DataFrame(rows)
-    g = df.groupby("value", sort=False)
-    return g.mean().join(g.std(ddof=1).fillna(0.0).add_suffix("_std"))
-
-
-def gap_closed(models: pd.DataFrame, reference: str = "teacher") -> float:
-    """Fraction of the small net's excess error over ``reference`` that distillation removes."""
-    err = 1 - models["accuracy"]
-    return float((err["small net"] - err["distilled"]) / (err["small net"] - err[reference]))
-
-
-def headline(result: StoredResult) -> dict[str, float | str]:
-    """The chapter's comparison numbers: size, speed and accuracy of the distilled student vs the teacher."""
-    m = model_table(result)
-    teacher_better = m.loc["teacher", "accuracy"] > m.loc["small net", "accuracy"]
-    losses = student_table(result, "loss") if any(
-        st["family"] == "loss" for e in result.value["per_seed"] for st in e["students"].values()) else None
-    collapsed = {family: sum(1 for e in result.value["per_seed"] for st in e["students"].values()
-                             if st["family"] == family and st["accuracy"] < 0.5) for family in ("alpha", "loss")}
-    return {
-        "size_ratio": m.loc["teacher", "parameters"] / m.loc["distilled", "parameters"],
-        "speedup_b1": m.loc["teacher", "latency_b1_ms"] / m.loc["distilled", "latency_b1_ms"],
-        "speedup_large": m.loc["teacher", "latency_large_ms"] / m.loc["distilled", "latency_large_ms"],
-        "accuracy_retained": m.loc["distilled", "accuracy"] / m.loc["teacher", "accuracy"],
-        # the share of the small net's excess error removed only means something if there is an excess
-        "gap_closed": gap_closed(m) if teacher_better else float("nan"),
-        "ensemble_gain": m.loc["ensemble", "accuracy"] - m.loc["teacher", "accuracy"],
-        "distilled_vs_labels": compare(m.loc["distilled", "accuracy"], m.loc["distilled", "accuracy_std"],
-                                       m.loc["small net", "accuracy"], m.loc["small net", "accuracy_std"]),
-        "teacher_vs_small": compare(m.loc["teacher", "accuracy"], m.loc["teacher", "accuracy_std"],
-                                    m.loc["small net", "accuracy"], m.loc["small net", "accuracy_std"]),
-        "collapsed_loss_runs": collapsed["loss"],
-        "collapsed_alpha_runs": collapsed["alpha"],
-        "loss_runs": 0 if losses is None else int(losses["accuracy"].size * len(result.value["per_seed"])),
-        "best_alpha": best_alpha(result),
-    }
-
-
-def collapsed_runs(result: StoredResult, family: str) -> dict[str, int]:
-    """For each value of ``family`` ('alpha' or 'loss'), how many seeds ended below 50% test accuracy."""
-    out: dict[str, int] = {}
-    for e in result.value["per_seed"]:
-        for st in e["students"].values():
-            if st["family"] == family:
-                key = f"{st['value']}" if family == "loss" else f"alpha={st['value']:g}"
-                out[key] = out.get(key, 0) + int(st["accuracy"] < 0.5)
-    return out
-
-
-def ours_vs_paper(h: dict[str, float], n_seeds: int) -> pd.DataFrame:
-    """DistilBERT's deployment claim and Hinton et al.'s MNIST result beside ours."""
-    rows = [
-        ("size of the student", "40% smaller (DistilBERT)", f"{h['size_ratio']:.0f}x fewer parameters"),
-        ("speed, batch 1", "60% faster (DistilBERT)", f"{h['speedup_b1']:.1f}x faster on this CPU"),
-        ("speed, large batch", "-", f"{h['speedup_large']:.1f}x faster on this CPU"),
-        ("accuracy kept", "97% of BERT's GLUE score", f"{100 * h['accuracy_retained']:.1f}% of the teacher's accuracy"),
-        ("share of the small net's excess error removed", "91% (Hinton, MNIST: 146 -> 74 vs 67)",
-         f"{100 * h['gap_closed']:.0f}%" if h["gap_closed"] == h["gap_closed"]
-         else "n/a: the small net alone is as accurate as the teacher"),
-    ]
-    return pd.DataFrame(rows, columns=["quantity", "paper", f"ours (mean over {n_seeds} seeds)"])

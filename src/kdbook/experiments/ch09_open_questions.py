@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 
 from .. import metrics
@@ -22,7 +21,7 @@ from ..profiles import get_profile
 from ..store import StoredResult, run_or_load
 from ..teachers import freeze
 from ..train import DistillConfig, TrainConfig, distill_objective, predict_probs, train
-from .common import compare, trained_model, with_seed
+from .common import trained_model, with_seed
 
 TITLE = "Open questions"
 NOTEBOOK = "ch09_open_questions.ipynb"
@@ -206,54 +205,3 @@ def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) ->
     res = run_or_load("ch09-open-questions", s, lambda: _compute(s, device), profile=profile, seeds=s.seeds,
                       device=device, recompute=recompute)
     return {"open_questions": res}
-
-
-# ----------------------------------------------------------------------------- analyses
-def _mean_std(df: pd.DataFrame, by, col: str) -> pd.DataFrame:
-    g = df.groupby(by, sort=True)[col]
-    return pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1).fillna(0.0), "n": g.size()})
-
-
-def few_classes_table(result: StoredResult) -> pd.DataFrame:
-    """Per number of classes: accuracies and the distillation gain (mean, std over subsets x seeds)."""
-    df = pd.DataFrame(result.value["few_classes"])
-    df["gain"] = df["distilled"] - df["labels"]
-    out = _mean_std(df, "count", "gain").add_prefix("gain_")
-    for col in ("teacher", "labels", "distilled"):
-        out[col] = df.groupby("count")[col].mean()
-    return out
-
-
-def gain_trend(result: StoredResult) -> float:
-    """Slope of the distillation gain against log2(number of classes), fitted over all runs."""
-    df = pd.DataFrame(result.value["few_classes"])
-    return float(np.polyfit(np.log2(df["count"]), df["distilled"] - df["labels"], 1)[0])
-
-
-def trees_table(result: StoredResult) -> pd.DataFrame:
-    """Per teacher and temperature: the student's test accuracy (mean, std over seeds) and the teacher's."""
-    df = pd.DataFrame(result.value["trees"])
-    out = _mean_std(df, ["teacher", "T"], "student_test")
-    out["student_val"] = df.groupby(["teacher", "T"])["student_val"].mean()
-    out["teacher_test"] = df.groupby(["teacher", "T"])["teacher_test"].mean()
-    return out
-
-
-def best_temperature(result: StoredResult, teacher: str) -> float:
-    """The temperature with the best mean *validation* accuracy for students of ``teacher``."""
-    t = trees_table(result).loc[teacher]
-    return float(t["student_val"].idxmax())
-
-
-def hints_table(result: StoredResult) -> pd.DataFrame:
-    """Per student width and variant: test accuracy (mean, std over seeds)."""
-    df = pd.DataFrame(result.value["hints"])
-    return _mean_std(df, ["width", "variant"], "test")
-
-
-def trend_word(result: StoredResult) -> str:
-    """'grows', 'shrinks' or 'shows no clear trend': the gain at the most classes against the fewest."""
-    t = few_classes_table(result)
-    lo, hi = t.index.min(), t.index.max()
-    word = compare(t.loc[hi, "gain_mean"], t.loc[hi, "gain_std"], t.loc[lo, "gain_mean"], t.loc[lo, "gain_std"])
-    return {"higher than": "grows", "lower than": "shrinks"}.get(word, "shows no clear trend")

@@ -1,0 +1,83 @@
+"""The appendices' reading: the benchmark tables and glued numbers of the performance appendix,
+and the tables and sentence of the reproducibility appendix, from stored results only.
+
+The benchmarks themselves are computed (or loaded) by :func:`kdbook.bench.stored_benchmarks`,
+which the page calls; the functions here read the :class:`~kdbook.store.StoredResult` it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from ..glue import Plain
+from ..store import StoredResult, list_results
+from .common import plural
+
+#: The columns of the stored-results table when nothing is stored.
+EMPTY_RESULT_COLUMNS = ["profile", "kind", "hash"]
+#: Folders under ``results/<profile>/`` that hold no stored results: the claims' outcomes
+#: (``results/full/claims/chNN.json``, see :mod:`kdbook.claims`), which ``list_results`` would
+#: otherwise list as damaged results.
+NOT_RESULTS = ("claims",)
+
+
+# ----------------------------------------------------------------------------- performance
+def benchmark_table(bench: StoredResult) -> pd.DataFrame:
+    """Every measurement of every benchmark: one column per benchmark, one row per measure."""
+    rows = [{"benchmark": name, **measures} for name, measures in bench.value.items()]
+    return pd.DataFrame(rows).set_index("benchmark").T
+
+
+def targets_table(targets: Sequence[Mapping]) -> pd.DataFrame:
+    """The performance targets with the measured value and whether each is met."""
+    return pd.DataFrame(list(targets))
+
+
+def performance_values(bench: StoredResult, targets: Sequence[Mapping]) -> dict[str, object]:
+    """The numbers the performance appendix glues, under their ``perf_`` names."""
+    r = bench.value
+    return {
+        "perf_distill": r["distill_epoch"]["speedup"], "perf_ensemble": r["ensemble"]["speedup"],
+        "perf_ensemble_narrow": r["ensemble_narrow"]["speedup"],
+        "perf_ensemble_plain": r["ensemble"]["speedup_vs_plain"],
+        "perf_ensemble_peak": 100 * r["ensemble"]["vectorised_fraction_of_peak"],
+        "perf_ensemble_bound": r["ensemble"]["speedup_bound"],
+        "perf_ensemble_shared": r["ensemble_shared_order"]["speedup"],
+        "perf_members": r["ensemble"]["members"], "perf_widths": r["ensemble"]["widths"],
+        "perf_narrow_widths": r["ensemble_narrow"]["widths"],
+        "perf_fraction": 100 * r["mlp_throughput"]["fraction_of_peak"],
+        "perf_gflops": r["mlp_throughput"]["achieved_gflops"],
+        "perf_peak": r["mlp_throughput"]["matmul_peak_gflops"],
+        "perf_met": sum(bool(t["met"]) for t in targets), "perf_targets": len(targets),
+    }
+
+
+# ----------------------------------------------------------------------------- reproducibility
+def stored_results_table(root=None) -> pd.DataFrame:
+    """One row per stored result under ``root`` (default: the repository's ``results/``)."""
+    rows = [row for row in list_results(root) if row["kind"] not in NOT_RESULTS]
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=EMPTY_RESULT_COLUMNS)
+
+
+def stored_results_sentence(table: pd.DataFrame, profile: str) -> str:
+    """How many results are stored and which profile the page ran with."""
+    return f"{plural(len(table), 'stored result')}; this page was executed with profile {profile!r}"
+
+
+def time_per_chapter(table: pd.DataFrame) -> pd.DataFrame:
+    """Per profile and chapter: how many experiments, their wall minutes summed, the device, the latest date."""
+    if not len(table) or "seconds" not in table:
+        return pd.DataFrame()
+    t = table.assign(chapter=table["kind"].str.split("-").str[0], minutes=table["seconds"].astype(float) / 60)
+    return t.groupby(["profile", "chapter"]).agg(
+        experiments=("kind", "count"), minutes=("minutes", "sum"), device=("device", "first"), date=("date", "max"))
+
+
+def time_per_chapter_display(table: pd.DataFrame):
+    """The time-per-chapter table for the page (minutes to one decimal), or a line saying there is none."""
+    per_chapter = time_per_chapter(table)
+    if per_chapter.empty:
+        return Plain("No stored results yet.")
+    return per_chapter.style.format({"minutes": "{:.1f}"})
