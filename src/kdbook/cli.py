@@ -57,7 +57,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .models import ModelConfig, build_model
     from .profiles import resolve_device
     from .teachers import freeze
-    from .train import DistillConfig, TrainConfig, distill_objective, evaluate, label_objective, train
+    from .train import DistillConfig, TrainConfig, evaluate, label_objective, train
 
     from . import validate as v
     from .data import available
@@ -84,7 +84,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"teacher: {evaluate(teacher, ds.test)}")
         freeze(teacher)
     student = build_model(model_cfg, ds.input_shape, ds.num_classes, seed=args.seed)
-    objective = distill_objective(distill_cfg) if distill else label_objective
+    objective = distill_cfg if distill else label_objective
     hist = train(student, ds.train, train_cfg, objective, teacher=teacher, val=ds.val, name="student")
     print(f"student: {evaluate(student, ds.test)} ({hist.seconds:.1f} s)")
     del torch

@@ -26,7 +26,7 @@ from ..models import ModelConfig
 from ..profiles import get_profile
 from ..store import StoredResult, run_or_load
 from ..teachers import freeze
-from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits, predict_probs
+from ..train import DistillConfig, TrainConfig, predict_logits, predict_probs
 from .. import validate as v
 from .common import compare, trained_model, trained_run, with_seed
 
@@ -184,7 +184,7 @@ class _Lab:
         _, logits = self.teacher(seed)
         return trained_model("ch02-student", self.ds, self.s.dataset, self.s.student(width), self.r.distill_train,
                              seed, device=self.device, train_limit=self.r.train_limit,
-                             objective=distill_objective(dcfg), teacher_logits=logits,
+                             objective=dcfg, teacher_logits=logits,
                              extra_key={**self.teacher_key(seed), "distill": dcfg})
 
     def test_metrics(self, model) -> dict:
@@ -263,7 +263,7 @@ def _small_data(labs: list[_Lab]) -> dict:
                 "soft targets": ({**lab.teacher_key(seed), "distill": DistillConfig(T=s.T)},
                                  logits[idx.to(logits.device)], s.small_distill_train)}
         for name, (extra, t_logits, tcfg) in runs.items():
-            objective = distill_objective(DistillConfig(T=s.T)) if t_logits is not None else None
+            objective = DistillConfig(T=s.T) if t_logits is not None else None
             kwargs = {"objective": objective, "teacher_logits": t_logits} if objective else {}
             model, history = trained_run("ch02-small-data", ds, s.dataset, s.student(s.student_width), tcfg,
                                          seed, device=lab.device, train_limit=lab.r.train_limit, train_split=subset,

@@ -22,7 +22,7 @@ from ..models import ModelConfig
 from ..profiles import get_profile
 from ..store import StoredResult, run_or_load
 from ..teachers import freeze
-from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits
+from ..train import DistillConfig, TrainConfig, predict_logits
 from . import ch02_big_to_small as ch02
 from .common import trained_model, with_seed
 
@@ -155,7 +155,7 @@ def _compute(s: Settings, device: str, part: str) -> dict:
         t_logits = predict_logits(teacher, transfer.x)
         common = dict(device=device, train_limit=regime.train_limit, train_split=transfer)
         models = {"distilled": trained_model(
-            "ch03-student", ds, c2.dataset, s.student, s.student_train, seed, objective=distill_objective(dcfg),
+            "ch03-student", ds, c2.dataset, s.student, s.student_train, seed, objective=dcfg,
             teacher_logits=t_logits, extra_key={**t_key, "distill": dcfg, "transfer": what}, **common)}
         if part == "omitted":  # the control: the same transfer set with hard labels, no teacher
             models["labels only"] = trained_model("ch03-student", ds, c2.dataset, s.student, regime.student_train, seed,

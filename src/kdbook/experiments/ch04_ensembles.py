@@ -29,7 +29,7 @@ from ..losses import combine_probs, probs_to_logits
 from ..models import ModelConfig
 from ..profiles import get_profile
 from ..store import StoredResult, run_or_load
-from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits, predict_probs, train
+from ..train import DistillConfig, TrainConfig, predict_logits, predict_probs, train
 from .common import trained_members, trained_model
 
 TITLE = "Ensembles, distilling an ensemble, and specialists"
@@ -158,7 +158,7 @@ def _distill_part(s: Settings, device: str) -> dict:
                      **_summary(ens_test, ds.test.y)})
         for seed in s.student_seeds:
             student = trained_model("ch04-student", ds, s.dataset, s.member, s.student_train, seed, device=device,
-                                    train_limit=s.train_limit, objective=distill_objective(dcfg),
+                                    train_limit=s.train_limit, objective=dcfg,
                                     teacher_logits=targets,
                                     extra_key={**member_key, "combine": method, "distill": dcfg})
             probs = predict_probs(student, ds.test.x)

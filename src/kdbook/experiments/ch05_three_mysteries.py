@@ -26,7 +26,7 @@ from ..models import ModelConfig, build_average
 from ..profiles import get_profile
 from ..store import StoredResult, fit_or_load, model_path, run_or_load
 from ..synthetic import gaussian_teacher_task
-from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits, predict_probs, train
+from ..train import DistillConfig, TrainConfig, predict_logits, predict_probs, train
 from .common import compare, trained_members, trained_model, with_seed
 
 TITLE = "Three mysteries: ensemble, knowledge distillation, self-distillation"
@@ -173,7 +173,7 @@ def compare_setting(prefix: str, ds: Dataset, dataset_key: str, st: Setting, dev
         kd_probs = []
         for j in range(st.students_per_ensemble):
             kd = trained_model(f"{prefix}-kd", ds, dataset_key, st.model, st.train, seed + 100 * j, device=device,
-                               train_limit=train_limit, objective=distill_objective(dcfg), teacher_logits=ens_train,
+                               train_limit=train_limit, objective=dcfg, teacher_logits=ens_train,
                                extra_key={**teacher_key, "distill": dcfg})
             p = predict_probs(kd, ds.test.x)
             kd_probs.append(p)
@@ -183,7 +183,7 @@ def compare_setting(prefix: str, ds: Dataset, dataset_key: str, st: Setting, dev
                      **metrics.summary(combine_probs(torch.stack(kd_probs), "arithmetic"), y)})
         first = st.ensemble_seeds(i)[0]
         self_kd = trained_model(f"{prefix}-self", ds, dataset_key, st.model, st.train, 10_000 + seed, device=device,
-                                train_limit=train_limit, objective=distill_objective(dcfg),
+                                train_limit=train_limit, objective=dcfg,
                                 teacher_logits=predict_logits(members[team.start], ds.train.x),
                                 extra_key={"teacher": {"model": st.model, "train": st.train, "seed": first},
                                            "distill": dcfg})

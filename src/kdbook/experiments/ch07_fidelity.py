@@ -29,8 +29,8 @@ from ..models import ModelConfig, build_model, interpolate_weights
 from ..profiles import get_profile
 from ..store import StoredResult, run_or_load
 from ..teachers import Ensemble
-from ..train import (AUGMENTATIONS, DistillConfig, TrainConfig, distill_objective, predict_logits,
-                     predict_probs)
+from ..augment import POLICIES as AUGMENTATIONS
+from ..train import DistillConfig, TrainConfig, predict_logits, predict_probs
 from .common import compare, trained_members, trained_run
 
 TITLE = "Does distillation really work? Fidelity vs generalisation"
@@ -202,7 +202,7 @@ def _student(s: Settings, ds: Dataset, kind: str, teacher: Ensemble, teacher_key
              seed: int, device: str):
     dcfg = DistillConfig(T=T)
     return trained_run(kind, ds, s.dataset, s.model, cfg, seed, device=device, train_limit=s.train_limit,
-                       objective=distill_objective(dcfg), teacher=teacher,
+                       objective=dcfg, teacher=teacher,
                        extra_key={"teacher": teacher_key, "distill": dcfg})[0]
 
 
@@ -268,7 +268,7 @@ def _epochs_part(s: Settings, device: str) -> dict:
         for cfg in s.opt_runs:
             student, history = trained_run(
                 "ch07-long", ds, s.dataset, s.model, cfg, s.student_seed(i), device=device,
-                train_limit=s.train_limit, objective=distill_objective(dcfg), teacher_logits=t_logits,
+                train_limit=s.train_limit, objective=dcfg, teacher_logits=t_logits,
                 train_split=subset, monitor=monitor,
                 extra_key={"teacher": _teacher_key(s, i, 1), "distill": dcfg, "subset": len(subset),
                            "monitor": "train_agreement"})
@@ -301,7 +301,7 @@ def _init_part(s: Settings, device: str) -> dict:
             before = start()
             student, _ = trained_run(
                 "ch07-init", ds, s.dataset, s.model, s.lambda_train, s.student_seed(i), device=device,
-                train_limit=s.train_limit, objective=distill_objective(dcfg), teacher_logits=predict_logits(teacher, subset.x),
+                train_limit=s.train_limit, objective=dcfg, teacher_logits=predict_logits(teacher, subset.x),
                 train_split=subset, build=start,
                 extra_key={"teacher": _teacher_key(s, i, 1), "distill": dcfg, "subset": len(subset),
                            "init_lambda": lam})

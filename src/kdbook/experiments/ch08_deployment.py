@@ -21,7 +21,7 @@ from ..models import ModelConfig, count_parameters
 from ..profiles import get_profile
 from ..store import StoredResult, run_or_load
 from ..teachers import Ensemble, freeze
-from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits, predict_probs
+from ..train import DistillConfig, TrainConfig, predict_logits, predict_probs
 from ..vectorized import train_members
 from .common import compare, trained_model, with_seed
 
@@ -124,7 +124,7 @@ def _compute(s: Settings, device: str) -> dict:
         runs += [("loss", name, DistillConfig(T=s.T, alpha=1.0, soft_loss=name)) for name in s.soft_losses]
         for family, value, dcfg in runs:
             model = trained_model("ch08-small", ds, s.dataset, s.small, s.small_train, seed, device=device,
-                                  train_limit=s.train_limit, objective=distill_objective(dcfg),
+                                  train_limit=s.train_limit, objective=dcfg,
                                   teacher_logits=teacher_train_logits,
                                   extra_key={**teacher_key, "distill": dcfg})
             students[f"{family}={value}"] = {"family": family, "value": value,
