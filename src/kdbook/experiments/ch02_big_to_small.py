@@ -24,11 +24,11 @@ from .. import metrics
 from ..data import Dataset, load_dataset
 from ..models import ModelConfig
 from ..profiles import get_profile
-from ..store import StoredResult, run_or_load
+from ..store import StoredResult
 from ..teachers import freeze
 from ..train import DistillConfig, TrainConfig, predict_logits, predict_probs
 from .. import validate as v
-from .common import compare, trained_model, trained_run, with_seed
+from .common import Part, compare, run_parts, trained_model, trained_run, with_seed
 
 TITLE = "Distilling a big net into a small one"
 NOTEBOOK = "ch02_big_to_small.ipynb"
@@ -277,23 +277,25 @@ def _small_data(labs: list[_Lab]) -> dict:
     return {"fraction": s.small_fraction, "rows": rows, "curves": curves}
 
 
-_PARTS = {"ch02-main": _main, "ch02-temperature": _temperature, "ch02-weighting": _weighting,
-          "ch02-small-data": _small_data}
+def _with_labs(part):
+    """A part computed from (settings, device): one lab per regime (data and teachers load lazily)."""
+    return lambda s, device: part([_Lab(s, r, device) for r in s.regimes])
+
+
+_NETS = ("version", "dataset", "teacher", "regimes")
+PARTS = (Part("ch02-main", _with_labs(_main), (*_NETS, "seeds", "student_width", "T")),
+         Part("ch02-temperature", _with_labs(_temperature),
+              (*_NETS, "sweep_regime", "sweep_seeds", "sweep_widths", "sweep_temperatures")),
+         Part("ch02-weighting", _with_labs(_weighting), (*_NETS, "sweep_regime", "sweep_seeds", "student_width",
+                                                          "T", "weightings")),
+         Part("ch02-small-data", _with_labs(_small_data), (*_NETS, "seeds", "student_width", "T", "small_fraction",
+                                                            "small_train", "small_distill_train")))
 
 
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
     """Train (or load) chapter 2's models and store each part's measurements."""
     s = settings(profile)
-    labs: list[_Lab] = []
-
-    def compute(part):
-        if not labs:  # data and teachers are loaded only when some part must be computed
-            labs.extend(_Lab(s, r, device) for r in s.regimes)
-        return part(labs)
-
-    return {kind.removeprefix("ch02-"): run_or_load(kind, s, lambda part=part: compute(part), profile=profile,
-                                                     seeds=s.seeds, device=device, recompute=recompute)
-            for kind, part in _PARTS.items()}
+    return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)
 
 
 # ------------------------------------------------------------------------------ analyses

@@ -9,6 +9,7 @@ only measured, at every shift, to draw the curve.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,11 +21,11 @@ from .. import validate as v
 from ..data import Dataset, Split, load_dataset
 from ..models import ModelConfig
 from ..profiles import get_profile
-from ..store import StoredResult, run_or_load
+from ..store import StoredResult
 from ..teachers import freeze
 from ..train import DistillConfig, TrainConfig, predict_logits
 from . import ch02_big_to_small as ch02
-from .common import trained_model, with_seed
+from .common import Part, run_parts, trained_model, with_seed
 
 TITLE = "Learning a class it never saw"
 NOTEBOOK = "ch03_unseen_class.ipynb"
@@ -168,12 +169,18 @@ def _compute(s: Settings, device: str, part: str) -> dict:
             "classes": list(classes), "test_size": len(ds.test), "rows": rows}
 
 
+# ``ch02`` is chapter 2's settings (its teachers), so a change there invalidates these parts too.
+_STUDENTS = ("version", "ch02", "student", "student_train", "T", "seeds")
+PARTS = (Part("ch03-omitted", lambda s, device: _compute(s, device, "omitted"),
+              (*_STUDENTS, "omitted_class", "shifts_up")),
+         Part("ch03-two-classes", lambda s, device: _compute(s, device, "two-classes"),
+              (*_STUDENTS, "kept_classes", "shifts_down")))
+
+
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
     """Train (or load) chapter 3's students and store their errors at every bias shift."""
     s = settings(profile)
-    return {part: run_or_load(f"ch03-{part}", s, lambda part=part: _compute(s, device, part), profile=profile,
-                              seeds=s.seeds, device=device, recompute=recompute)
-            for part in ("omitted", "two-classes")}
+    return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)
 
 
 # ------------------------------------------------------------------------------ analyses

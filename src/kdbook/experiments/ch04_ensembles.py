@@ -28,9 +28,9 @@ from ..data import load_dataset
 from ..losses import combine_probs, probs_to_logits
 from ..models import ModelConfig
 from ..profiles import get_profile
-from ..store import StoredResult, run_or_load
+from ..store import StoredResult
 from ..train import DistillConfig, TrainConfig, predict_logits, predict_probs, train
-from .common import trained_members, trained_model
+from .common import Part, run_parts, trained_members, trained_model
 
 TITLE = "Ensembles, distilling an ensemble, and specialists"
 NOTEBOOK = "ch04_ensembles.ipynb"
@@ -210,15 +210,17 @@ def _specialists_part(s: Settings, device: str) -> dict:
     return out
 
 
-_PARTS = {"ch04-members": _members_part, "ch04-distill": _distill_part, "ch04-specialists": _specialists_part}
+_MEMBERS = ("version", "dataset", "train_limit", "member", "member_train", "member_seeds")
+PARTS = (Part("ch04-members", _members_part, (*_MEMBERS, "resamples")),
+         Part("ch04-distill", _distill_part, (*_MEMBERS, "student_train", "T", "student_seeds")),
+         Part("ch04-specialists", _specialists_part,
+              (*_MEMBERS, "n_clusters", "specialist_train", "top_n", "combine_steps")))
 
 
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
     """Train (or load) chapter 4's members, students and specialists, and store the measurements."""
     s = settings(profile)
-    return {kind.removeprefix("ch04-"): run_or_load(kind, s, lambda part=part: part(s, device), profile=profile,
-                                                     seeds=s.member_seeds, device=device, recompute=recompute)
-            for kind, part in _PARTS.items()}
+    return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.member_seeds)
 
 
 # ------------------------------------------------------------------------------ analyses

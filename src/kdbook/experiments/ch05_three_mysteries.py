@@ -24,10 +24,10 @@ from ..data import Dataset, load_dataset
 from ..losses import combine_probs, probs_to_logits
 from ..models import ModelConfig, build_average
 from ..profiles import get_profile
-from ..store import StoredResult, fit_or_load, model_path, run_or_load
+from ..store import StoredResult, fit_or_load, model_path
 from ..synthetic import gaussian_teacher_task
 from ..train import DistillConfig, TrainConfig, predict_logits, predict_probs, train
-from .common import compare, trained_members, trained_model, with_seed
+from .common import Part, compare, run_parts, trained_members, trained_model, with_seed
 
 TITLE = "Three mysteries: ensemble, knowledge distillation, self-distillation"
 NOTEBOOK = "ch05_three_mysteries.ipynb"
@@ -220,15 +220,15 @@ def _gaussian_part(s: Settings, device: str) -> dict:
     return out
 
 
-_PARTS = {"ch05-deep": _deep_part, "ch05-rf": _rf_part, "ch05-gaussian": _gaussian_part}
+PARTS = (Part("ch05-deep", _deep_part, ("version", "dataset", "train_limit", "deep")),
+         Part("ch05-rf", _rf_part, ("version", "dataset", "train_limit", "rf")),
+         Part("ch05-gaussian", _gaussian_part, ("version", "gaussian_task", "gaussian")))
 
 
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
     """Train (or load) chapter 5's models in its three settings and store the measurements."""
     s = settings(profile)
-    return {kind.removeprefix("ch05-"): run_or_load(kind, s, lambda part=part: part(s, device), profile=profile,
-                                                     seeds=list(s.deep.seeds), device=device, recompute=recompute)
-            for kind, part in _PARTS.items()}
+    return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.deep.seeds)
 
 
 # ------------------------------------------------------------------------------ analyses

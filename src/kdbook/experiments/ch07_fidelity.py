@@ -16,6 +16,7 @@ Four stored results:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,11 +28,11 @@ from .. import validate as v
 from ..data import Dataset, Split, load_dataset
 from ..models import ModelConfig, build_model, interpolate_weights
 from ..profiles import get_profile
-from ..store import StoredResult, run_or_load
+from ..store import StoredResult
 from ..teachers import Ensemble
 from ..augment import POLICIES as AUGMENTATIONS
 from ..train import DistillConfig, TrainConfig, predict_logits, predict_probs
-from .common import compare, trained_members, trained_run
+from .common import Part, compare, run_parts, trained_members, trained_run
 
 TITLE = "Does distillation really work? Fidelity vs generalisation"
 NOTEBOOK = "ch07_fidelity.ipynb"
@@ -316,16 +317,19 @@ def _init_part(s: Settings, device: str) -> dict:
     return {"dataset": ds.describe(), "subset": len(subset), "T": dcfg.T, "rows": rows}
 
 
-_PARTS = {"ch07-teachers": _teachers_part, "ch07-augmentation": _augmentation_part,
-          "ch07-epochs": _epochs_part, "ch07-init": _init_part}
+# What each part reads (member_seeds() reads teacher_seed_stride).
+_TEACHERS = ("version", "dataset", "train_limit", "model", "teacher_kind", "teacher_train", "teacher_sizes",
+             "teacher_seed_stride", "seeds", "temperatures")
+PARTS = (Part("ch07-teachers", _teachers_part, (*_TEACHERS, "student_train")),
+         Part("ch07-augmentation", _augmentation_part, (*_TEACHERS, "student_train", "policies", "policy_teacher")),
+         Part("ch07-epochs", _epochs_part, (*_TEACHERS, "opt_subset", "opt_runs")),
+         Part("ch07-init", _init_part, (*_TEACHERS, "opt_subset", "lambdas", "lambda_train")))
 
 
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
     """Train (or load) chapter 7's teachers and students and store the measurements."""
     s = settings(profile)
-    return {kind.removeprefix("ch07-"): run_or_load(kind, s, lambda part=part: part(s, device), profile=profile,
-                                                     seeds=list(s.seeds), device=device, recompute=recompute)
-            for kind, part in _PARTS.items()}
+    return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)
 
 
 # ------------------------------------------------------------------------------ analyses

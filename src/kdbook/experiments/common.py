@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
 from ..data import Dataset, Split
 from ..models import ModelConfig, build_model
-from ..store import fit_or_load, model_path
+from ..errors import ConfigError
+from ..store import StoredResult, fit_or_load, model_path, run_or_load
 from ..train import Objective, Teacher, TrainConfig, label_objective, train
 
 
@@ -99,10 +102,72 @@ def trained_members(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig
                           fit=copy_weights(s), device=device)[0] for s in seeds]
 
 
-def compare(a_mean: float, a_std: float, b_mean: float, b_std: float) -> str:
-    """'higher than', 'lower than' or 'indistinguishable from': a difference counts only when it
-    exceeds the sum of the two standard deviations over seeds (a deliberately cautious rule)."""
-    diff = a_mean - b_mean
-    if abs(diff) <= a_std + b_std:
-        return "indistinguishable from"
-    return "higher than" if diff > 0 else "lower than"
+# ----------------------------------------------------------------------------- parts
+@dataclass(frozen=True)
+class Part:
+    """One stored result of a chapter: its kind (e.g. 'ch02-main'), the function computing it
+    from (settings, device), and the names of the settings it reads (fields or properties).
+    Its result is keyed by those settings only, so changing another part's settings leaves it valid."""
+
+    kind: str
+    compute: Callable[[Any, str], dict]
+    reads: tuple[str, ...]
+
+
+def part_config(settings: Any, reads: Sequence[str]) -> dict[str, Any]:
+    """The settings a part reads, as its result's configuration: each named field or property with
+    its value, except fields still at their default (the store's rule, so that a part reading every
+    field keys exactly as the whole settings object did)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(settings) if f.default is not dataclasses.MISSING}
+    config = {}
+    for name in reads:
+        value = getattr(settings, name)
+        if callable(value):
+            raise ConfigError(f"part settings must be data, but {name!r} is a method")
+        if name in defaults and value == defaults[name]:
+            continue
+        config[name] = value
+    return config
+
+
+class _ReadLog:
+    """Settings seen through a log of the names read, so a part cannot read what its key ignores."""
+
+    def __init__(self, settings: Any):
+        object.__setattr__(self, "_settings", settings)
+        object.__setattr__(self, "read", set())
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._settings, name)
+        if not callable(value):
+            self.read.add(name)
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("settings are read-only")
+
+
+def run_parts(parts: Sequence[Part], settings: Any, *, profile: str, device: str, recompute: bool,
+              seeds: Sequence[int], only: Sequence[str] | None = None) -> dict[str, StoredResult]:
+    """Each part's stored result (computed when missing), by kind without the chapter prefix.
+
+    A part that reads a setting it does not declare fails with a ConfigError naming it (its key
+    would not see a change there)."""
+    out = {}
+    for part in parts:
+        if only is not None and part.kind not in only:
+            continue
+
+        def compute(part: Part = part) -> dict:
+            log = _ReadLog(settings)
+            value = part.compute(log, device)
+            undeclared = sorted(log.read - set(part.reads))
+            if undeclared:
+                raise ConfigError(f"{part.kind} reads settings it does not declare in its key: {', '.join(undeclared)}")
+            return value
+
+        out[part.kind.split("-", 1)[1]] = run_or_load(part.kind, part_config(settings, part.reads), compute,
+                                                      profile=profile, seeds=list(seeds), device=device,
+                                                      recompute=recompute)
+    return out
+from ..reports.common import compare  # noqa: F401  (until the chapters' readings move to kdbook.reports)
