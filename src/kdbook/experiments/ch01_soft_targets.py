@@ -7,6 +7,7 @@ logits on the page, in milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 
@@ -19,9 +20,9 @@ from .. import losses, metrics
 from ..data import load_dataset
 from ..models import ModelConfig
 from ..profiles import get_profile
-from ..store import StoredResult, run_or_load
+from ..store import StoredResult
 from ..train import TrainConfig, predict_logits
-from .common import trained_model
+from .common import Part, run_parts, trained_model
 
 TITLE = "Soft targets and temperature"
 NOTEBOOK = "ch01_soft_targets.ipynb"
@@ -109,12 +110,13 @@ def _compute_logits(s: Settings, device: str) -> dict:
             "per_seed": per_seed}
 
 
+PARTS = (Part("ch01-logits", _compute_logits, tuple(f.name for f in dataclasses.fields(Settings))),)
+
+
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
     """Train (or load) chapter 1's teacher and student and store their logits."""
     s = settings(profile)
-    res = run_or_load("ch01-logits", s, lambda: _compute_logits(s, device), profile=profile,
-                      seeds=s.seeds, device=device, recompute=recompute)
-    return {"logits": res}
+    return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)
 
 
 def logits_of(result: StoredResult, seed_index: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

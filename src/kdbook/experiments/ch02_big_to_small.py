@@ -158,22 +158,17 @@ def settings(profile: str) -> Settings:
 
 # ------------------------------------------------------------------------------ training
 class _Lab:
-    """One regime's data, teachers (one per seed) and their outputs on its training set (computed once)."""
+    """One regime's data and teachers (one per seed, loaded once)."""
 
     def __init__(self, s: Settings, regime: Regime, device: str):
         self.s, self.r, self.device = s, regime, device
         self.ds: Dataset = load_dataset(s.dataset, device=device, train_limit=regime.train_limit)
-        self._teachers: dict[int, tuple[torch.nn.Module, torch.Tensor]] = {}
+        self._teachers: dict[int, torch.nn.Module] = {}
 
-    def teacher_key(self, seed: int) -> dict:
-        return {"teacher": {"model": self.s.teacher, "train": with_seed(self.r.teacher_train, seed),
-                            "train_limit": self.r.train_limit}}
-
-    def teacher(self, seed: int) -> tuple[torch.nn.Module, torch.Tensor]:
-        """The teacher of ``seed`` and its logits on the training set."""
+    def teacher(self, seed: int) -> torch.nn.Module:
+        """The teacher of ``seed``."""
         if seed not in self._teachers:
-            t = freeze(teacher_model(self.s, self.r, self.ds, seed, self.device))
-            self._teachers[seed] = (t, predict_logits(t, self.ds.train.x))
+            self._teachers[seed] = freeze(teacher_model(self.s, self.r, self.ds, seed, self.device))
         return self._teachers[seed]
 
     def labels(self, width: int, seed: int) -> torch.nn.Module:
@@ -181,11 +176,9 @@ class _Lab:
                              seed, device=self.device, train_limit=self.r.train_limit)
 
     def distilled(self, width: int, seed: int, dcfg: DistillConfig) -> torch.nn.Module:
-        _, logits = self.teacher(seed)
         return trained_model("ch02-student", self.ds, self.s.dataset, self.s.student(width), self.r.distill_train,
                              seed, device=self.device, train_limit=self.r.train_limit,
-                             objective=dcfg, teacher_logits=logits,
-                             extra_key={**self.teacher_key(seed), "distill": dcfg})
+                             objective=dcfg, teacher=self.teacher(seed))
 
     def test_metrics(self, model) -> dict:
         return evaluate_model(model, self.ds)
@@ -210,7 +203,7 @@ def _main(labs: list[_Lab]) -> dict:
     rows = []
     for lab in labs:
         for seed in s.seeds:
-            teacher, _ = lab.teacher(seed)
+            teacher = lab.teacher(seed)
             common = {"regime": lab.r.name, "train_size": len(lab.ds.train), "seed": seed}
             rows.append({**common, "model": "teacher", **lab.test_metrics(teacher)})
             rows.append({**common, "model": "small net", **lab.test_metrics(lab.labels(s.student_width, seed))})
@@ -257,17 +250,13 @@ def _small_data(labs: list[_Lab]) -> dict:
     for seed in s.seeds:
         idx = small_subset(len(ds.train), s.small_fraction, seed)
         subset = ds.train.subset(idx.to(ds.train.x.device))
-        _, logits = lab.teacher(seed)
-        key = {"subset": {"fraction": s.small_fraction, "seed": seed, "size": len(idx)}}
-        runs = {"hard targets": ({}, None, s.small_train),
-                "soft targets": ({**lab.teacher_key(seed), "distill": DistillConfig(T=s.T)},
-                                 logits[idx.to(logits.device)], s.small_distill_train)}
-        for name, (extra, t_logits, tcfg) in runs.items():
-            objective = DistillConfig(T=s.T) if t_logits is not None else None
-            kwargs = {"objective": objective, "teacher_logits": t_logits} if objective else {}
+        runs = {"hard targets": (s.small_train, {}),
+                "soft targets": (s.small_distill_train,
+                                 {"objective": DistillConfig(T=s.T), "teacher": lab.teacher(seed)})}
+        for name, (tcfg, teaching) in runs.items():
             model, history = trained_run("ch02-small-data", ds, s.dataset, s.student(s.student_width), tcfg,
                                          seed, device=lab.device, train_limit=lab.r.train_limit, train_split=subset,
-                                         extra_key={**key, **extra}, **kwargs)
+                                         **teaching)
             rows.append({"seed": seed, "model": name, "examples": len(idx), "best_epoch": history.get("best_epoch"),
                          **lab.test_metrics(model)})
             curves.append({"seed": seed, "model": name,

@@ -142,25 +142,20 @@ def _compute(s: Settings, device: str, part: str) -> dict:
     rows = []
     for seed in s.seeds:
         teacher = freeze(ch02.teacher_model(c2, regime, ds, seed, device))
-        t_key = {"teacher": {"model": c2.teacher, "train": with_seed(regime.teacher_train, seed),
-                             "train_limit": regime.train_limit}}
         if part == "omitted":
             c = s.omitted_class
             transfer, idx = _transfer(ds.train, ds.train.y != c)
-            classes, shifts, focus, what = (c,), s.shifts_up, (c,), f"without class {c}"
+            classes, shifts, focus = (c,), s.shifts_up, (c,)
         else:
             kept = torch.tensor(list(s.kept_classes), device=ds.train.y.device)
             transfer, idx = _transfer(ds.train, torch.isin(ds.train.y, kept))
-            classes, shifts, focus, what = s.kept_classes, s.shifts_down, tuple(range(ds.num_classes)), \
-                f"only classes {list(s.kept_classes)}"
-        t_logits = predict_logits(teacher, transfer.x)
+            classes, shifts, focus = s.kept_classes, s.shifts_down, tuple(range(ds.num_classes))
         common = dict(device=device, train_limit=regime.train_limit, train_split=transfer)
-        models = {"distilled": trained_model(
-            "ch03-student", ds, c2.dataset, s.student, s.student_train, seed, objective=dcfg,
-            teacher_logits=t_logits, extra_key={**t_key, "distill": dcfg, "transfer": what}, **common)}
+        models = {"distilled": trained_model("ch03-student", ds, c2.dataset, s.student, s.student_train, seed,
+                                             objective=dcfg, teacher=teacher, **common)}
         if part == "omitted":  # the control: the same transfer set with hard labels, no teacher
-            models["labels only"] = trained_model("ch03-student", ds, c2.dataset, s.student, regime.student_train, seed,
-                                                  extra_key={"transfer": what}, **common)
+            models["labels only"] = trained_model("ch03-student", ds, c2.dataset, s.student, regime.student_train,
+                                                  seed, **common)
         models["teacher"] = teacher
         for name, model in models.items():
             rows.append({"seed": seed, "model": name, "transfer_size": len(idx),

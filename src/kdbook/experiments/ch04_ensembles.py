@@ -29,6 +29,7 @@ from ..losses import combine_probs, probs_to_logits
 from ..models import ModelConfig
 from ..profiles import get_profile
 from ..store import StoredResult
+from ..teachers import Ensemble
 from ..train import DistillConfig, TrainConfig, predict_logits, predict_probs, train
 from .common import Part, run_parts, trained_members, trained_model
 
@@ -146,21 +147,17 @@ def _distill_part(s: Settings, device: str) -> dict:
     ds = load_dataset(s.dataset, device=device, train_limit=s.train_limit)
     members = trained_members("ch04-member", ds, s.dataset, s.member, s.member_train, s.member_seeds,
                               device=device, train_limit=s.train_limit)
-    train_probs = torch.stack([predict_probs(m, ds.train.x) for m in members])
     test_probs = torch.stack([predict_probs(m, ds.test.x) for m in members])
-    member_key = {"members": {"model": s.member, "train": s.member_train, "seeds": s.member_seeds}}
     dcfg = DistillConfig(T=s.T)
     rows = []
     for method in ("arithmetic", "geometric"):
-        targets = probs_to_logits(combine_probs(train_probs, method))
         ens_test = combine_probs(test_probs, method)
         rows.append({"model": f"ensemble ({method})", "method": method, "seed": None,
                      **_summary(ens_test, ds.test.y)})
         for seed in s.student_seeds:
             student = trained_model("ch04-student", ds, s.dataset, s.member, s.student_train, seed, device=device,
                                     train_limit=s.train_limit, objective=dcfg,
-                                    teacher_logits=targets,
-                                    extra_key={**member_key, "combine": method, "distill": dcfg})
+                                    teacher=Ensemble(members, method))
             probs = predict_probs(student, ds.test.x)
             rows.append({"model": f"student of the {method} ensemble", "method": method, "seed": seed,
                          "agreement": metrics.agreement(ens_test, probs), **_summary(probs, ds.test.y)})

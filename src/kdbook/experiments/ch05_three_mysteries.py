@@ -26,8 +26,9 @@ from ..models import ModelConfig, build_average
 from ..profiles import get_profile
 from ..store import StoredResult, fit_or_load, model_path
 from ..synthetic import gaussian_teacher_task
+from ..teachers import Ensemble
 from ..train import DistillConfig, TrainConfig, predict_logits, predict_probs, train
-from .common import Part, compare, run_parts, trained_members, trained_model, with_seed
+from .common import AverageInit, Part, compare, run_parts, trained_members, trained_model
 
 TITLE = "Three mysteries: ensemble, knowledge distillation, self-distillation"
 NOTEBOOK = "ch05_three_mysteries.ipynb"
@@ -140,15 +141,9 @@ def trained_average(kind: str, ds: Dataset, dataset_key: str, st: Setting, seed:
     """The average (F1 + ... + FN)/N of ``st.n_members`` sub-networks trained as one model on the
     labels (cached like any trained model); ``seed`` picks the sub-networks' initial weights and the
     data order."""
-    sub_seeds = [1000 * (seed + 1) + i for i in range(st.n_members)]
-    cfg = with_seed(st.train, seed)
-    key = {"dataset": dataset_key, "model": st.model, "train": cfg, "train_limit": train_limit,
-           "average_of": sub_seeds}
-    ckpt = model_path(kind, key).with_suffix(".ckpt")
-    model, _, _ = fit_or_load(
-        kind, key, build=lambda: build_average(st.model, ds.input_shape, ds.num_classes, sub_seeds),
-        fit=lambda m: train(m, ds.train, cfg, name=f"{kind} seed {seed}", checkpoint=ckpt), device=device)
-    return model
+    sub_seeds = tuple(1000 * (seed + 1) + i for i in range(st.n_members))
+    return trained_model(kind, ds, dataset_key, st.model, st.train, seed, device=device, train_limit=train_limit,
+                         init=AverageInit(sub_seeds))
 
 
 def compare_setting(prefix: str, ds: Dataset, dataset_key: str, st: Setting, device: str,
@@ -167,14 +162,11 @@ def compare_setting(prefix: str, ds: Dataset, dataset_key: str, st: Setting, dev
         team = slice(i * st.n_members, (i + 1) * st.n_members)
         ens_test = combine_probs(test_probs[team], "arithmetic")
         rows.append({"model": f"ensemble of {st.n_members}", "seed": seed, **metrics.summary(ens_test, y)})
-        train_probs = torch.stack([predict_probs(m, ds.train.x) for m in members[team]])
-        teacher_key = {"members": {"model": st.model, "train": st.train, "seeds": st.ensemble_seeds(i)}}
-        ens_train = probs_to_logits(combine_probs(train_probs, "arithmetic"))
+        ensemble = Ensemble(members[team], "arithmetic")
         kd_probs = []
         for j in range(st.students_per_ensemble):
             kd = trained_model(f"{prefix}-kd", ds, dataset_key, st.model, st.train, seed + 100 * j, device=device,
-                               train_limit=train_limit, objective=dcfg, teacher_logits=ens_train,
-                               extra_key={**teacher_key, "distill": dcfg})
+                               train_limit=train_limit, objective=dcfg, teacher=ensemble)
             p = predict_probs(kd, ds.test.x)
             kd_probs.append(p)
             rows.append({"model": "distilled from the ensemble", "seed": seed + 100 * j, "teacher": i,
@@ -183,10 +175,7 @@ def compare_setting(prefix: str, ds: Dataset, dataset_key: str, st: Setting, dev
                      **metrics.summary(combine_probs(torch.stack(kd_probs), "arithmetic"), y)})
         first = st.ensemble_seeds(i)[0]
         self_kd = trained_model(f"{prefix}-self", ds, dataset_key, st.model, st.train, 10_000 + seed, device=device,
-                                train_limit=train_limit, objective=dcfg,
-                                teacher_logits=predict_logits(members[team.start], ds.train.x),
-                                extra_key={"teacher": {"model": st.model, "train": st.train, "seed": first},
-                                           "distill": dcfg})
+                                train_limit=train_limit, objective=dcfg, teacher=members[team.start])
         rows.append({"model": "self-distilled", "seed": seed, "teacher_seed": first,
                      "teacher_accuracy": metrics.accuracy(test_probs[team.start], y),
                      **metrics.summary(predict_probs(self_kd, ds.test.x), y)})

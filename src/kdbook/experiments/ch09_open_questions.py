@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,10 +21,10 @@ from ..losses import HintObjective
 from ..losses import probs_to_logits
 from ..models import ModelConfig, build_model
 from ..profiles import get_profile
-from ..store import StoredResult, run_or_load
+from ..store import StoredResult
 from ..teachers import freeze
 from ..train import DistillConfig, TrainConfig, predict_probs, train
-from .common import compare, trained_model, with_seed
+from .common import Part, compare, run_parts, trained_model, with_seed
 
 TITLE = "Open questions"
 NOTEBOOK = "ch09_open_questions.ipynb"
@@ -115,9 +116,7 @@ def _few_classes(s: Settings, ds: Dataset, device: str) -> list[dict]:
                                        device=device, train_limit=s.train_limit)
                 dcfg = DistillConfig(T=s.T, alpha=s.alpha)
                 distilled = trained_model("ch09-student", sub, key, s.student, s.student_train, seed, device=device,
-                                          train_limit=s.train_limit, objective=dcfg, teacher=teacher,
-                                          extra_key={"teacher": {"model": s.teacher, "train": with_seed(s.teacher_train, seed)},
-                                                     "distill": dcfg})
+                                          train_limit=s.train_limit, objective=dcfg, teacher=teacher)
                 rows.append({"classes": classes, "count": count, "seed": seed,
                              "teacher": _accuracy(teacher, sub.test), "labels": _accuracy(labels, sub.test),
                              "distilled": _accuracy(distilled, sub.test)})
@@ -201,12 +200,14 @@ def _compute(s: Settings, device: str) -> dict:
             "trees": _trees(s, ds, device), "hints": _hints(s, ds, device)}
 
 
+PARTS = (Part("ch09-open-questions", _compute, tuple(f.name for f in dataclasses.fields(Settings)),
+              name="open_questions"),)
+
+
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
     """Run (or load) the three experiments."""
     s = settings(profile)
-    res = run_or_load("ch09-open-questions", s, lambda: _compute(s, device), profile=profile, seeds=s.seeds,
-                      device=device, recompute=recompute)
-    return {"open_questions": res}
+    return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)
 
 
 # ----------------------------------------------------------------------------- analyses
