@@ -298,6 +298,8 @@ def list_results(root: Path | str | None = None, profile: str | None = None) -> 
     rows = []
     for path in sorted(root.glob("*/*/*.json")):
         prof, kind = path.parent.parent.name, path.parent.name
+        if kind == "claims":  # claim outcomes (kdbook.claims), not results
+            continue
         if profile is not None and prof != profile:
             continue
         try:
