@@ -4,6 +4,8 @@ run (:func:`run_key`), and a chapter's parts, each keyed by the settings it read
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -213,17 +215,27 @@ def part_config(settings: Any, reads: Sequence[str]) -> dict[str, Any]:
 
 
 class _ReadLog:
-    """Settings seen through a log of the names read, so a part cannot read what its key ignores."""
+    """Settings seen through a log of the fields read, so a part cannot read what its key ignores.
+    Properties and methods of the settings run against the log too, so the fields they read count."""
 
     def __init__(self, settings: Any):
         object.__setattr__(self, "_settings", settings)
         object.__setattr__(self, "read", set())
 
     def __getattr__(self, name: str) -> Any:
-        value = getattr(self._settings, name)
-        if not callable(value):
-            self.read.add(name)
-        return value
+        static = inspect.getattr_static(type(self._settings), name, None)
+        if isinstance(static, property):
+            if name in self._declared_properties():
+                self.read.add(name)
+                return getattr(self._settings, name)
+            return static.fget(self)
+        if inspect.isfunction(static):
+            return types.MethodType(static, self)
+        self.read.add(name)
+        return getattr(self._settings, name)
+
+    def _declared_properties(self) -> set[str]:
+        return object.__getattribute__(self, "__dict__").get("properties", set())
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("settings are read-only")
@@ -242,6 +254,9 @@ def run_parts(parts: Sequence[Part], settings: Any, *, profile: str, device: str
 
         def compute(part: Part = part) -> dict:
             log = _ReadLog(settings)
+            object.__setattr__(log, "properties", {n for n in part.reads
+                                                   if isinstance(inspect.getattr_static(type(settings), n, None),
+                                                                 property)})
             value = part.compute(log, device)
             undeclared = sorted(log.read - set(part.reads))
             if undeclared:
