@@ -161,7 +161,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         failed = 0
         for kind in args.recompute:
             print(f"recomputing {kind} ({args.profile}) from scratch ...", flush=True)
-            problems, seconds = recompute_and_compare(kind, args.profile, args.device, args.rel)
+            problems, seconds = recompute_and_compare(kind, args.profile, args.device, args.rel,
+                                                      store_if_same=args.store)
             print(f"{kind}: {'same values' if not problems else f'{len(problems)} differences'} "
                   f"(recomputed in {seconds:.0f} s)")
             for problem in problems[:20]:
@@ -259,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recompute", nargs="*", metavar="KIND", default=None,
                    help="recompute these results (e.g. ch06-multiview) from scratch and compare with the stored values")
     p.add_argument("--rel", type=float, default=1e-6, help="relative tolerance of the comparison")
+    p.add_argument("--store", action="store_true",
+                   help="with --recompute: replace a stored result its recomputation reproduces (new provenance)")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_cmd_verify)
 
