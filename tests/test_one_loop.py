@@ -141,3 +141,31 @@ def test_infinite_temperature_is_refused():
         DistillObjective(T=float("inf"))
     with pytest.raises(ConfigError, match="T must be finite"):
         kd_loss(torch.zeros(1, 2), torch.zeros(1, 2), float("inf"))
+
+
+def test_vectorised_members_resume_from_a_checkpoint_like_an_uninterrupted_run(digits, tmp_path, monkeypatch):
+    import kdbook.train as train_module
+
+    mcfg = ModelConfig("mlp", (16,))
+    cfg = TrainConfig(epochs=3, batch_size=32, lr=0.1, augment="jitter", augment_px=1)
+    straight, _ = train_members(mcfg, digits.train, cfg, [1, 2], digits.input_shape, digits.num_classes)
+    ckpt = tmp_path / "members.ckpt"
+    real_step, calls = train_module.optimizer_step, {"n": 0}
+
+    def interrupted_step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 8 + 3:  # 8 steps per epoch: stop inside the second epoch
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "optimizer_step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):
+        train_members(mcfg, digits.train, cfg, [1, 2], digits.input_shape, digits.num_classes, checkpoint=ckpt)
+    assert ckpt.is_file()
+    monkeypatch.setattr(train_module, "optimizer_step", real_step)
+    resumed, history = train_members(mcfg, digits.train, cfg, [1, 2], digits.input_shape, digits.num_classes,
+                                     checkpoint=ckpt)
+    assert history.resumed_at == 1 and not ckpt.exists()
+    for a, b in zip(straight, resumed):
+        for pa, pb in zip(a.parameters(), b.parameters()):
+            assert torch.equal(pa, pb)
