@@ -169,3 +169,13 @@ def test_vectorised_members_resume_from_a_checkpoint_like_an_uninterrupted_run(d
     for a, b in zip(straight, resumed):
         for pa, pb in zip(a.parameters(), b.parameters()):
             assert torch.equal(pa, pb)
+
+
+def test_hint_objective_terms_by_hand():
+    torch.manual_seed(5)
+    out, teacher_out, y = torch.randn(4, 3 + 2), torch.randn(4, 3 + 2), torch.tensor([0, 1, 2, 0])
+    terms = HintObjective(3, T=2.0, soft_weight=0.7, hint_weight=0.5)(out, y, teacher_out)
+    z, t = out[:, :3], teacher_out[:, :3]
+    assert terms["hard"].item() == pytest.approx(0.3 * F.cross_entropy(z, y).item())
+    assert terms["soft"].item() == pytest.approx(0.7 * kd_loss(z, t, 2.0).item())
+    assert terms["hint"].item() == pytest.approx(0.5 * F.mse_loss(out[:, 3:], teacher_out[:, 3:]).item())

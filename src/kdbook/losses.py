@@ -201,7 +201,7 @@ class HintObjective:
         z, h = out[:, :c], out[:, c:]
         terms = {"hard": (1 - self.soft_weight) * F.cross_entropy(z, labels)}
         if self.soft_weight > 0:
-            terms["soft"] = kd_terms(z, teacher_out[:, :c], self.T, alpha=self.soft_weight)["soft"]
+            terms["soft"] = self.soft_weight * kd_terms(z, teacher_out[:, :c], self.T)["soft"]
         if self.hint_weight > 0:
             terms["hint"] = self.hint_weight * F.mse_loss(h, teacher_out[:, c:])
         return terms
