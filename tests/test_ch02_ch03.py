@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from kdbook import claims
 from kdbook.data import Split
 from kdbook.errors import ConfigError
 from kdbook.experiments import ch02_big_to_small as ch02
@@ -14,7 +13,8 @@ from kdbook.reports import ch02_big_to_small as report2
 from kdbook.reports import ch03_unseen_class as report3
 from kdbook.models import ModelConfig, build_model
 from kdbook.store import StoredResult, fit_or_load
-from kdbook.train import DistillConfig, TrainConfig, train
+from kdbook.losses import DistillConfig
+from kdbook.train import TrainConfig, train
 
 
 def test_shift_curve_counts_errors_by_hand():

@@ -15,7 +15,8 @@ from kdbook.experiments import ch07_fidelity as ch07
 from kdbook.reports import ch07_fidelity as report
 from kdbook.store import StoredResult
 from kdbook.models import ModelConfig, PreActResNet, build_model, count_parameters, interpolate_weights
-from kdbook.train import DistillConfig, TrainConfig, distill_objective, predict_probs, train
+from kdbook.losses import DistillConfig
+from kdbook.train import TrainConfig, predict_probs, train
 
 
 def test_rotation_by_90_degrees_is_rot90_and_by_0_is_identity():
@@ -114,7 +115,7 @@ def test_self_distillation_from_the_teacher_start_keeps_agreement():
     student = interpolate_weights(build_model(cfg, (1, 6, 6), 4, seed=5), teacher, 1.0)
     assert metrics.agreement(predict_probs(teacher, data.x), predict_probs(student, data.x)) == 1.0
     train(student, data, TrainConfig(epochs=2, batch_size=32, lr=1e-4, optimizer="adam"),
-          distill_objective(DistillConfig(T=4)), teacher=teacher)
+          DistillConfig(T=4), teacher=teacher)
     assert metrics.agreement(predict_probs(teacher, data.x), predict_probs(student, data.x)) > 0.95
 
 

@@ -9,12 +9,14 @@ import torch
 from kdbook import ConfigError, claims
 from kdbook.data import load_dataset, restrict_classes
 from kdbook.experiments import ch09_open_questions as ch09
-from kdbook.hints import HintStudent, HintTeacher, hint_objective
+from kdbook.hints import HintStudent, HintTeacher
+from kdbook.losses import HintObjective
 from kdbook.losses import probs_to_logits
 from kdbook.models import ModelConfig, build_model
 from kdbook.reports import ch09_open_questions as report
 from kdbook.store import StoredResult
-from kdbook.train import DistillConfig, TrainConfig, distill_objective, evaluate, predict_logits, train
+from kdbook.losses import DistillConfig
+from kdbook.train import TrainConfig, evaluate, predict_logits, train
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +59,10 @@ def test_hint_student_outputs_and_objective():
     assert student(x).shape == (6, 3)
     out = torch.zeros(2, 3 + 5, requires_grad=True)
     teacher_out = torch.cat([torch.zeros(2, 3), torch.ones(2, 5)], dim=1)
-    losses = hint_objective(3, soft_weight=0.0, hint_weight=2.0)(out, torch.tensor([0, 1]), teacher_out)
+    losses = HintObjective(3, soft_weight=0.0, hint_weight=2.0)(out, torch.tensor([0, 1]), teacher_out)
     assert set(losses) == {"hard", "hint"}
     assert losses["hint"].item() == pytest.approx(2.0)  # mean of (0 - 1)^2, times the weight
-    assert set(hint_objective(3, soft_weight=0.5, hint_weight=0.0)(out, torch.tensor([0, 1]), teacher_out)) == {"hard", "soft"}
+    assert set(HintObjective(3, soft_weight=0.5, hint_weight=0.0)(out, torch.tensor([0, 1]), teacher_out)) == {"hard", "soft"}
 
 
 def test_hint_training_pulls_the_projection_towards_the_teacher(digits):
@@ -76,7 +78,7 @@ def test_hint_training_pulls_the_projection_towards_the_teacher(digits):
             return torch.nn.functional.mse_loss(student(digits.train.x)[:, 10:], t_out[:, 10:]).item()
 
     before = hint_mse()
-    train(student, digits.train, TrainConfig(epochs=5, batch_size=32, lr=0.05), hint_objective(10, soft_weight=0.0),
+    train(student, digits.train, TrainConfig(epochs=5, batch_size=32, lr=0.05), HintObjective(10, soft_weight=0.0),
           teacher=ht)
     assert hint_mse() < before / 2
     assert evaluate(student, digits.test)["accuracy"] > 0.8
@@ -85,7 +87,7 @@ def test_hint_training_pulls_the_projection_towards_the_teacher(digits):
 def test_fixed_teacher_logits_equal_a_teacher(digits):
     teacher = build_model(ModelConfig("mlp", (32,)), digits.input_shape, 10, seed=1)
     train(teacher, digits.train, TrainConfig(epochs=3, batch_size=32, lr=0.1))
-    cfg, obj = TrainConfig(epochs=2, batch_size=32, lr=0.05), distill_objective(DistillConfig(T=2.0))
+    cfg, obj = TrainConfig(epochs=2, batch_size=32, lr=0.05), DistillConfig(T=2.0)
     a = build_model(ModelConfig("mlp", (16,)), digits.input_shape, 10, seed=3)
     b = build_model(ModelConfig("mlp", (16,)), digits.input_shape, 10, seed=3)
     train(a, digits.train, cfg, obj, teacher=teacher)

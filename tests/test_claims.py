@@ -32,10 +32,12 @@ def test_a_claim_needs_a_namespaced_id_a_statement_and_a_known_source():
 def test_outcomes_read_as_words_never_raw_booleans():
     out = claims.evaluate([claims.Claim("ch02.a", "A holds.", "A does not hold.", _always(True, gap=0.123456789)),
                            claims.Claim("ch02.b", "B holds.", "B does not hold.", _always(False, n=3))], {})
-    table = claims.outcomes_table(out)
+    table = claims.outcomes_frame(out)
     assert list(table["here"]) == ["holds", "does not hold"]
     assert table.loc["ch02.a", "numbers"] == "gap = 0.1235" and "True" not in table.to_string()
     assert [o.sentence() for o in out] == ["A holds.", "B does not hold."]
+    html = claims.outcomes_table(out).to_html()
+    assert "A holds." in html and "does not hold" in html and "..." not in html
 
 
 def test_repeated_claim_ids_are_refused():

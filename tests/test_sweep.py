@@ -3,8 +3,8 @@ import os
 import pytest
 
 from kdbook import ConfigError
-from kdbook._sweep_example import train_digits_member
 from kdbook.sweep import run_parallel
+from sweep_jobs import train_digits_member
 
 
 def test_parallel_sweep_matches_serial_and_uses_workers():

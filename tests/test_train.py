@@ -5,8 +5,8 @@ from kdbook import ConfigError, TrainingDiverged
 from kdbook.data import load_dataset
 from kdbook.models import ModelConfig, build_model
 from kdbook.teachers import Ensemble, freeze
-from kdbook.train import (DistillConfig, TrainConfig, distill_objective, evaluate, label_objective,
-                          predict_logits, train)
+from kdbook.losses import DistillConfig
+from kdbook.train import TrainConfig, evaluate, label_objective, predict_logits, train
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_distillation_keeps_teacher_frozen_and_caches_its_outputs(digits):
     counting = CountingTeacher(teacher)
     student = _mlp(digits, (32,), seed=2)
     cfg = TrainConfig(epochs=4, batch_size=32, lr=0.1)
-    train(student, digits.train, cfg, distill_objective(DistillConfig(T=4.0)), teacher=counting)
+    train(student, digits.train, cfg, DistillConfig(T=4.0), teacher=counting)
     assert counting.calls == 1  # one pass over the transfer set, not one per step
     assert not teacher.training and all(not p.requires_grad for p in teacher.parameters())
     assert all(torch.equal(a, b) for a, b in zip(before, teacher.parameters()))
@@ -68,14 +68,14 @@ def test_distillation_keeps_teacher_frozen_and_caches_its_outputs(digits):
 
     augmented = CountingTeacher(teacher)
     train(_mlp(digits, (32,), seed=2), digits.train, TrainConfig(epochs=1, batch_size=32, augment="jitter"),
-          distill_objective(DistillConfig(T=4.0)), teacher=augmented)
+          DistillConfig(T=4.0), teacher=augmented)
     assert augmented.calls == (len(digits.train) + 31) // 32  # augmented inputs: per batch
 
 
 def test_distill_objective_returns_named_losses(digits):
     z, v, y = torch.randn(4, 10), torch.randn(4, 10), torch.tensor([0, 1, 2, 3])
-    assert set(distill_objective(DistillConfig(alpha=1.0))(z, y, v)) == {"soft"}
-    assert set(distill_objective(DistillConfig(alpha=0.7))(z, y, v)) == {"soft", "hard"}
+    assert set(DistillConfig(alpha=1.0)(z, y, v)) == {"soft"}
+    assert set(DistillConfig(alpha=0.7)(z, y, v)) == {"soft", "hard"}
     assert set(label_objective(z, y)) == {"ce"}
 
 
@@ -114,6 +114,7 @@ def test_train_config_validation(kwargs, message):
     ({"T": -2.0}, "T must be a number > 0"),
     ({"alpha": -0.1}, r"alpha must be a number in \[0, 1\]"),
     ({"soft_loss": "mse"}, "soft_loss must be one of"),
+    ({"T": float("inf")}, "T must be finite"),
 ])
 def test_distill_config_validation(kwargs, message):
     with pytest.raises(ConfigError, match=message):

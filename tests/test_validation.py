@@ -7,7 +7,8 @@ from kdbook.errors import ConfigError
 from kdbook.experiments import ch02_big_to_small as ch02
 from kdbook.models import ModelConfig
 from kdbook.profiles import get_profile, resolve_device
-from kdbook.train import DistillConfig, TrainConfig
+from kdbook.losses import DistillConfig
+from kdbook.train import TrainConfig
 
 SMOKE2 = ch02.SETTINGS["smoke"].__dict__
 

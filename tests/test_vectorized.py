@@ -6,7 +6,8 @@ import torch
 from kdbook import ConfigError
 from kdbook.data import load_dataset
 from kdbook.models import ModelConfig, build_model
-from kdbook.train import DistillConfig, TrainConfig, distill_objective, predict_logits, train
+from kdbook.losses import DistillConfig
+from kdbook.train import TrainConfig, predict_logits, train
 from kdbook.vectorized import StackedMLP, VmapMembers, stack_members, train_members
 
 
@@ -53,7 +54,7 @@ def test_vectorised_distillation_from_cached_teacher(digits):
     train(teacher, digits.train, TrainConfig(epochs=3, batch_size=32, lr=0.1))
     mcfg = ModelConfig("mlp", (16,))
     cfg = TrainConfig(epochs=2, batch_size=32, lr=0.05)
-    objective = distill_objective(DistillConfig(T=4.0, alpha=0.7))
+    objective = DistillConfig(T=4.0, alpha=0.7)
     t_logits = predict_logits(teacher, digits.train.x)
     together, _ = train_members(mcfg, digits.train, cfg, [0, 1], digits.input_shape, 10, objective,
                                 teacher_logits=t_logits)

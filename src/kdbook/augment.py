@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -73,3 +75,20 @@ def mixup_inputs(x: torch.Tensor, generator: torch.Generator | None = None) -> t
     perm = torch.randperm(n, generator=generator).to(x.device)
     lam = torch.rand(n, generator=generator).to(x.device, x.dtype)[:, None, None, None]
     return lam * x + (1 - lam) * x.index_select(0, perm)
+
+
+# ----------------------------------------------------------------------------- policies
+#: A policy: (batch, strength in pixels, generator) -> augmented batch.
+Policy = Callable[[torch.Tensor, int, "torch.Generator | None"], torch.Tensor]
+#: Augmentation policies by the name a :class:`kdbook.train.TrainConfig` gives in ``augment``;
+#: ``augment_px`` is the shift or padding of 'jitter' and 'crop_flip' (the other strengths are fixed above).
+POLICIES: dict[str, Policy] = {
+    "none": lambda x, px, g: x,
+    "jitter": jitter,
+    "crop_flip": crop_flip,
+    "rotate": lambda x, px, g: rotate(x, ROTATION_DEGREES, g),
+    "noise": lambda x, px, g: gaussian_noise(x, NOISE_STD, g),
+    "mixup": lambda x, px, g: mixup_inputs(x, g),
+}
+#: Policies whose outputs have no label of their own: only a teacher can label them.
+TEACHER_ONLY = frozenset({"mixup"})

@@ -28,7 +28,8 @@ from torch import nn
 
 from .data import Split
 from .models import MLP, ModelConfig, build_model
-from .train import DistillConfig, TrainConfig, distill_objective, label_objective, predict_logits, train
+from .losses import DistillConfig
+from .train import TrainConfig, label_objective, predict_logits, train
 from .vectorized import train_members
 
 
@@ -105,7 +106,7 @@ def bench_distill_epoch(sizes: BenchSizes, device: torch.device) -> dict[str, fl
     data = synthetic_data(sizes.n_train, device)
     teacher = build_model(ModelConfig("mlp", sizes.teacher), (1, 28, 28), 10, seed=0).to(device)
     mk = lambda: build_model(ModelConfig("mlp", sizes.student), (1, 28, 28), 10, seed=1).to(device)  # noqa: E731
-    objective = distill_objective(DistillConfig(T=4.0))
+    objective = DistillConfig(T=4.0)
 
     def ours(epochs: int) -> float:
         cfg = TrainConfig(epochs=epochs, batch_size=sizes.batch_size, lr=0.01, schedule="constant")

@@ -126,8 +126,8 @@ def format_numbers(numbers: Mapping[str, Any]) -> str:
     return ", ".join(f"{k.replace('_', ' ')} = {fmt(v)}" for k, v in numbers.items())
 
 
-def outcomes_table(outcomes: Sequence[Outcome]):
-    """A table of outcomes for a page: the claim, where it comes from, holds / does not hold, the numbers."""
+def outcomes_frame(outcomes: Sequence[Outcome]):
+    """The outcomes as a DataFrame indexed by id: claim, where it comes from, holds / does not hold, numbers."""
     import pandas as pd
 
     return pd.DataFrame({
@@ -136,6 +136,12 @@ def outcomes_table(outcomes: Sequence[Outcome]):
         "here": [o.verdict() for o in outcomes],
         "numbers": [format_numbers(o.numbers) for o in outcomes],
     }, index=pd.Index([o.id for o in outcomes], name="id"))
+
+
+def outcomes_table(outcomes: Sequence[Outcome]):
+    """The outcomes as a page shows them: :func:`outcomes_frame` styled, whole sentences (no truncated
+    cells) and no index column."""
+    return outcomes_frame(outcomes).reset_index(drop=True).style.hide(axis="index")
 
 
 # ----------------------------------------------------------------------------- stored outcomes

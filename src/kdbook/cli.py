@@ -21,6 +21,9 @@ examples:
   python -m kdbook train --dataset digits --widths 32 --teacher-widths 256 256 --T 4 --alpha 0.9
   python -m kdbook datasets                         # which datasets are available here
   python -m kdbook bench                            # library vs plain-PyTorch training speed
+  python -m kdbook verify                           # stored results from older library code
+  python -m kdbook verify --recompute ch06-multiview
+  python -m kdbook claims                           # claims on the stored full results -> JSON
 """
 
 
@@ -57,7 +60,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .models import ModelConfig, build_model
     from .profiles import resolve_device
     from .teachers import freeze
-    from .train import DistillConfig, TrainConfig, distill_objective, evaluate, label_objective, train
+    from .losses import DistillConfig
+    from .train import TrainConfig, evaluate, label_objective, train
 
     from . import validate as v
     from .data import available
@@ -84,7 +88,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"teacher: {evaluate(teacher, ds.test)}")
         freeze(teacher)
     student = build_model(model_cfg, ds.input_shape, ds.num_classes, seed=args.seed)
-    objective = distill_objective(distill_cfg) if distill else label_objective
+    objective = distill_cfg if distill else label_objective
     hist = train(student, ds.train, train_cfg, objective, teacher=teacher, val=ds.val, name="student")
     print(f"student: {evaluate(student, ds.test)} ({hist.seconds:.1f} s)")
     del torch
@@ -123,11 +127,70 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def chapter_seeds(settings) -> list[int]:
+    """The seeds a chapter's settings run (the union over its settings' seed lists, in order)."""
+    import dataclasses
+
+    seeds: list[int] = []
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        nested = [value] if dataclasses.is_dataclass(value) else []
+        for holder, name in [(settings, f.name)] + [(n, g.name) for n in nested for g in dataclasses.fields(n)]:
+            if name.endswith("seeds"):
+                seeds += [s for s in getattr(holder, name) if s not in seeds]
+    return seeds
+
+
 def _cmd_profiles(args: argparse.Namespace) -> int:
+    from .experiments import CHAPTERS, chapter
     from .profiles import PROFILES
 
     for p in PROFILES.values():
-        print(f"{p.name:6s} seeds {list(p.seeds)}  {p.description}")
+        print(f"{p.name}: {p.description}")
+        for name in CHAPTERS:
+            print(f"  {name} seeds {chapter_seeds(chapter(name).settings(p.name))}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .profiles import get_profile
+    from .provenance import source_hash
+    from .verify import recompute_and_compare, stored_entries
+
+    get_profile(args.profile)
+    if args.recompute:
+        failed = 0
+        for kind in args.recompute:
+            print(f"recomputing {kind} ({args.profile}) from scratch ...", flush=True)
+            problems, seconds = recompute_and_compare(kind, args.profile, args.device, args.rel,
+                                                      store_if_same=args.store)
+            print(f"{kind}: {'same values' if not problems else f'{len(problems)} differences'} "
+                  f"(recomputed in {seconds:.0f} s)")
+            for problem in problems[:20]:
+                print(f"  {problem}")
+            failed += bool(problems)
+        return 1 if failed else 0
+    entries = stored_entries(args.profile)
+    print(f"library source {source_hash()}; {len(entries)} stored {args.profile} results")
+    for e in entries:
+        note = " [computed from uncommitted code]" if e.uncommitted else ""
+        print(f"  {e.kind:22s} {e.hash}  source {e.source}  {(e.date or '')[:10]}  {e.status()}{note}")
+    stale = [e for e in entries if not e.current_source or not e.reachable]
+    print(f"{len(stale)} of {len(entries)} results are not from this source; "
+          "`python -m kdbook verify --recompute KIND` recomputes one and compares its values")
+    return 0
+
+
+def _cmd_claims(args: argparse.Namespace) -> int:
+    from .book import refresh_claims
+    from .claims import claims_root
+
+    done = refresh_claims(args.chapters or None)
+    for name, outcomes in done.items():
+        held = sum(o.holds for o in outcomes)
+        print(f"{name}: {held} of {len(outcomes)} claims hold -> {claims_root() / (name + '.json')}")
+        for o in outcomes:
+            print(f"  {'holds        ' if o.holds else 'does not hold'}  {o.id}")
     return 0
 
 
@@ -191,7 +254,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_bench)
 
     sub.add_parser("datasets", help="list datasets and whether their files are here").set_defaults(func=_cmd_datasets)
-    sub.add_parser("profiles", help="list the profiles").set_defaults(func=_cmd_profiles)
+    sub.add_parser("profiles", help="list the profiles and each chapter's seeds").set_defaults(func=_cmd_profiles)
+
+    p = sub.add_parser("verify", help="list stored results computed by other library code; recompute one to compare")
+    p.add_argument("--profile", default="full", choices=list(PROFILES))
+    p.add_argument("--recompute", nargs="*", metavar="KIND", default=None,
+                   help="recompute these results (e.g. ch06-multiview) from scratch and compare with the stored values")
+    p.add_argument("--rel", type=float, default=1e-6, help="relative tolerance of the comparison")
+    p.add_argument("--store", action="store_true",
+                   help="with --recompute: replace a stored result its recomputation reproduces (new provenance)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("claims", help="evaluate every chapter's claims on the stored full results, write their JSON")
+    p.add_argument("chapters", nargs="*", choices=list(CHAPTERS), metavar="CHAPTER", help="default: all")
+    p.set_defaults(func=_cmd_claims)
     return parser
 
 

@@ -48,16 +48,21 @@ class Split:
 
     x: torch.Tensor
     y: torch.Tensor
+    #: which rows of its parent split this is (None for a dataset's own split): part of the cache
+    #: key of a model trained on it, so a model trained on a subset is never mistaken for another
+    origin: str | None = None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
     def to(self, device: str | torch.device) -> "Split":
-        return Split(self.x.to(device), self.y.to(device))
+        return Split(self.x.to(device), self.y.to(device), self.origin)
 
     def subset(self, index: torch.Tensor) -> "Split":
-        """The examples at ``index`` (a long tensor or boolean mask)."""
-        return Split(self.x[index], self.y[index])
+        """The examples at ``index`` (a long tensor or boolean mask); its ``origin`` names those rows."""
+        rows = index.nonzero().flatten() if index.dtype == torch.bool else index
+        digest = hashlib.sha256((self.origin or "").encode() + rows.cpu().to(torch.int64).numpy().tobytes())
+        return Split(self.x[index], self.y[index], f"{len(rows)} rows {digest.hexdigest()[:16]}")
 
 
 @dataclass

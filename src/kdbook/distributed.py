@@ -17,10 +17,8 @@ rendezvous address (see ``torchrun --help``).
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
-import time
 from collections.abc import Sequence
 
 import torch
@@ -29,54 +27,55 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from .data import Split
-from .train import (AUGMENTATIONS, History, Objective, TrainConfig, label_objective, make_optimizer, optimizer_step,
-                    require_teacher_for_augment)
+from .train import History, Objective, Runner, TrainConfig, fit, label_objective
+
+
+class DataParallel(Runner):
+    """A :class:`kdbook.train.Runner` for one rank of a DDP run: every rank draws the same batch
+    order and augmentations and trains on its share of each global batch; the loss on a share is
+    scaled so that DDP's average of the ranks' gradients is the gradient of the global batch's mean."""
+
+    def __init__(self, model: nn.Module, cfg: TrainConfig, name: str = "ddp"):
+        self.rank, self.world = dist.get_rank(), dist.get_world_size()
+        self.model, self.name = model, f"{name} rank {self.rank}"
+        device = next(model.parameters()).device
+        self.module = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        self.generators = [torch.Generator().manual_seed(cfg.seed)]
+        self.writes_checkpoints = self.rank == 0
+
+    def view(self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor):
+        share = torch.tensor_split(torch.arange(idx.shape[1], device=idx.device), self.world)[self.rank]
+        return x[:, share], y[:, share], idx[:, share]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x[0]).unsqueeze(0)
+
+    def scale(self, replicas: int, batch: int, kept: int) -> float:
+        return kept * self.world / batch  # mean over the share -> its part of the global mean, x world
+
+    def reduce(self, sums: dict[str, torch.Tensor], seen: int) -> tuple[dict[str, torch.Tensor], int]:
+        keys = sorted(sums)
+        device = next(self.model.parameters()).device
+        packed = torch.stack([torch.as_tensor(sums[k], device=device, dtype=torch.float32) for k in keys]
+                             + [torch.tensor(float(seen), device=device)])
+        dist.all_reduce(packed)
+        return dict(zip(keys, packed[:-1])), int(packed[-1].item())
+
+    def eval_model(self) -> nn.Module:
+        return self.model
 
 
 def train_data_parallel(model: nn.Module, data: Split, cfg: TrainConfig, objective: Objective = label_objective,
-                        *, teacher: nn.Module | None = None, name: str = "ddp") -> History:
-    """Train ``model`` in place across the ranks of the initialised default process group.
+                        *, teacher: nn.Module | None = None, val: Split | None = None, name: str = "ddp",
+                        checkpoint=None) -> History:
+    """Train ``model`` in place across the ranks of the initialised default process group, in the
+    one training loop (:func:`kdbook.train.fit`).
 
     ``data`` must be the same full split on every rank; the model must start from identical
     weights on every rank (build it with the same seed). Dropout draws differ per rank.
     """
-    require_teacher_for_augment(cfg, teacher is not None, "ddp")
-    rank, world = dist.get_rank(), dist.get_world_size()
-    device = data.x.device
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    ddp = DistributedDataParallel(model.to(device), device_ids=[device.index] if device.type == "cuda" else None)
-    n = len(data)
-    steps = math.ceil(n / cfg.batch_size)
-    opt, sched = make_optimizer(ddp.parameters(), cfg, steps)
-    augment = AUGMENTATIONS[cfg.augment]
-    if teacher is not None:
-        teacher.eval()
-    history = History()
-    start = time.perf_counter()
-    for epoch in range(cfg.epochs):
-        ddp.train()
-        order = torch.randperm(n, generator=gen).to(device)
-        total_loss = torch.zeros((), device=device)
-        for step in range(steps):
-            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            x = augment(data.x[idx], cfg.augment_px, gen)  # every rank draws the same augmentations
-            share = torch.tensor_split(torch.arange(len(idx), device=device), world)[rank]
-            xs, ys = x[share], data.y[idx][share]
-            t_logits = None
-            if teacher is not None:
-                with torch.no_grad():
-                    t_logits = teacher(xs)
-            losses = objective(ddp(xs), ys, t_logits)
-            # mean over the share -> contribution to the global mean, times world (DDP averages)
-            loss = sum(losses.values()) * (len(share) * world / len(idx))
-            optimizer_step(loss, opt, sched, f"{name} rank {rank}", epoch, step)
-            total_loss += loss.detach() * len(idx) / world
-        dist.all_reduce(total_loss)
-        history.epochs.append({"epoch": epoch + 1, "loss": float(total_loss) / n})
-    history.seconds = time.perf_counter() - start
-    model.eval()
-    return history
+    return fit(DataParallel(model.to(data.x.device), cfg, name), data, cfg, objective, teacher=teacher, val=val,
+               progress=False, checkpoint=checkpoint)
 
 
 def _main(argv: Sequence[str] | None = None) -> int:

@@ -7,12 +7,17 @@ Conventions used throughout the book:
   as log-probabilities (:func:`probs_to_logits`), which are valid logits, so that tempering
   them gives ``p ** (1/T)`` renormalised;
 * ``kd_loss`` multiplies the soft term by ``T**2`` so that its gradients keep their size
-  as ``T`` changes (Hinton et al., 2015).
+  as ``T`` changes (Hinton et al., 2015); the soft terms themselves carry no T^2;
+* the objectives the trainer minimises (:class:`LabelObjective`, :class:`DistillObjective`,
+  :class:`HintObjective`) are small frozen configs that are also their loss; a distillation
+  objective's terms are those of :func:`kd_loss`, so the tested formula is the trained one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -58,49 +63,148 @@ def logit_matching_loss(student_logits: torch.Tensor, teacher_logits: torch.Tens
     return 0.5 * (zc - vc).pow(2).mean(-1).mean()
 
 
+#: Soft terms by name, each ``(student logits, teacher logits, T) -> loss``, *without* any T^2 factor.
+SoftTerm = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
+SOFT_LOSSES: dict[str, SoftTerm] = {
+    "kl": lambda z, v, T: kl_divergence(z, soften(v, T), T),
+    "soft_ce": lambda z, v, T: soft_cross_entropy(z, soften(v, T), T),
+    "logit_mse": lambda z, v, T: logit_matching_loss(z, v),
+}
+#: The soft terms whose gradients shrink like 1/T^2, so that ``scale_T2`` multiplies them by T^2
+#: (logit matching is already the high-temperature limit of T^2 KL and has no T).
+TEMPERED = frozenset({"kl", "soft_ce"})
+
+
+def kd_terms(student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float, *,
+             labels: torch.Tensor | None = None, alpha: float = 1.0, soft_loss: str = "kl",
+             scale_T2: bool = True) -> dict[str, torch.Tensor]:
+    """The two weighted terms of :func:`kd_loss`: {'soft': alpha * [T^2] * soft(T)} and, when
+    alpha < 1, {'hard': (1 - alpha) * CE(labels)}. Unvalidated: the trainer's fast path."""
+    soft = SOFT_LOSSES[soft_loss](student_logits, teacher_logits, T)
+    if scale_T2 and soft_loss in TEMPERED:
+        soft = soft * T * T
+    terms = {"soft": soft if alpha == 1.0 else alpha * soft}
+    if alpha < 1.0:
+        terms["hard"] = (1.0 - alpha) * F.cross_entropy(student_logits, labels)
+    return terms
+
+
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float = 4.0, *,
-            labels: torch.Tensor | None = None, alpha: float = 1.0, scale_T2: bool = True,
-            teacher_is_probs: bool = False) -> torch.Tensor:
+            labels: torch.Tensor | None = None, alpha: float = 1.0, soft_loss: str = "kl",
+            scale_T2: bool = True, teacher_is_probs: bool = False) -> torch.Tensor:
     """Knowledge-distillation loss: ``alpha * T^2 * KL(p_T || q_T) + (1 - alpha) * CE(labels)``.
 
-    ``teacher_logits`` may be probabilities if ``teacher_is_probs``; they are then tempered as
-    ``p ** (1/T)``. ``alpha`` is the weight of the soft term; ``alpha < 1`` requires ``labels``.
+    This is exactly what the trainer minimises for a :class:`DistillObjective` (the sum of
+    :func:`kd_terms`). ``soft_loss`` picks the soft term ('kl', 'soft_ce' or 'logit_mse');
+    ``scale_T2=False`` drops the T^2 factor. ``teacher_logits`` may be probabilities if
+    ``teacher_is_probs``; they are then tempered as ``p ** (1/T)``. ``alpha`` is the weight of the
+    soft term; ``alpha < 1`` requires ``labels``.
     """
     v.raise_if([v.positive("T", T), v.unit_interval("alpha", alpha),
+                v.choice("soft_loss", soft_loss, sorted(SOFT_LOSSES)),
                 "labels are required when alpha < 1" if alpha < 1 and labels is None else None], "kd_loss")
     if teacher_is_probs:
         teacher_logits = probs_to_logits(teacher_logits)
-    soft = kl_divergence(student_logits, soften(teacher_logits, T), T)
-    if scale_T2:
-        soft = soft * T * T
-    if alpha == 1.0:
-        return soft
-    hard = F.cross_entropy(student_logits, labels)
-    return alpha * soft + (1.0 - alpha) * hard
+    return sum(kd_terms(student_logits, teacher_logits, T, labels=labels, alpha=alpha, soft_loss=soft_loss,
+                        scale_T2=scale_T2).values())
 
 
-# ----------------------------------------------------------------------------- soft-loss table
-SoftLoss = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
+# ----------------------------------------------------------------------------- objectives
+# An objective is a frozen config that is also the loss it configures: called on (student
+# logits, labels, teacher logits or None) it returns its named terms, whose sum the trainer
+# minimises and whose per-epoch means the history records. ``needs_teacher`` and
+# ``uses_labels`` tell the trainer what a batch must carry.
+Objective = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], dict[str, torch.Tensor]]
 
 
-def _kl_T2(z: torch.Tensor, teacher_logits: torch.Tensor, T: float) -> torch.Tensor:
-    return kl_divergence(z, soften(teacher_logits, T), T) * T * T
+@dataclass(frozen=True)
+class LabelObjective:
+    """Cross-entropy on the labels, optionally with label smoothing (the control for "is a soft
+    target's gain just regularisation?")."""
+
+    label_smoothing: float = 0.0
+
+    needs_teacher: ClassVar[bool] = False
+    uses_labels: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        v.raise_if([v.probability_open("label_smoothing", self.label_smoothing)], "labels")
+
+    def __call__(self, logits: torch.Tensor, labels: torch.Tensor, teacher_logits: torch.Tensor | None = None
+                 ) -> dict[str, torch.Tensor]:
+        return {"ce": F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)}
 
 
-def _ce_T2(z: torch.Tensor, teacher_logits: torch.Tensor, T: float) -> torch.Tensor:
-    return soft_cross_entropy(z, soften(teacher_logits, T), T) * T * T
+@dataclass(frozen=True)
+class DistillObjective:
+    """Distillation, :func:`kd_loss` as named terms: ``alpha * [T^2] * soft(T) + (1 - alpha) * CE``.
+
+    ``soft_loss`` is a key of :data:`SOFT_LOSSES`; 'kl' and 'soft_ce' carry the T^2 factor unless
+    ``scale_T2`` is False.
+    """
+
+    T: float = 4.0
+    alpha: float = 1.0
+    soft_loss: str = "kl"
+    scale_T2: bool = True
+
+    needs_teacher: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        v.raise_if([
+            v.positive("T", self.T),
+            v.unit_interval("alpha", self.alpha),
+            v.choice("soft_loss", self.soft_loss, sorted(SOFT_LOSSES)),
+        ], "distill")
+
+    @property
+    def uses_labels(self) -> bool:
+        return self.alpha < 1
+
+    def __call__(self, logits: torch.Tensor, labels: torch.Tensor, teacher_logits: torch.Tensor | None
+                 ) -> dict[str, torch.Tensor]:
+        return kd_terms(logits, teacher_logits, self.T, labels=labels, alpha=self.alpha,
+                        soft_loss=self.soft_loss, scale_T2=self.scale_T2)
 
 
-def _logit_mse(z: torch.Tensor, teacher_logits: torch.Tensor, T: float) -> torch.Tensor:
-    return logit_matching_loss(z, teacher_logits)
+#: The name the chapters' settings use for a distillation objective.
+DistillConfig = DistillObjective
 
 
-#: Soft terms selectable by name in a distillation config (each takes z, teacher logits, T).
-SOFT_LOSSES: dict[str, SoftLoss] = {
-    "kl": _kl_T2,
-    "soft_ce": _ce_T2,
-    "logit_mse": _logit_mse,
-}
+@dataclass(frozen=True)
+class HintObjective:
+    """Hint training over [logits, hint] outputs (see :mod:`kdbook.hints`):
+    ``soft_weight * T^2 KL + (1 - soft_weight) * CE + hint_weight * MSE(hint, teacher's hidden layer)``.
+
+    ``soft_weight = 0`` gives hint + labels; ``hint_weight = 0`` gives output distillation alone.
+    """
+
+    num_classes: int
+    T: float = 4.0
+    soft_weight: float = 0.9
+    hint_weight: float = 1.0
+
+    needs_teacher: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        v.raise_if([v.positive_int("num_classes", self.num_classes), v.positive("T", self.T),
+                    v.unit_interval("soft_weight", self.soft_weight),
+                    v.non_negative("hint_weight", self.hint_weight)], "hint")
+
+    @property
+    def uses_labels(self) -> bool:
+        return self.soft_weight < 1
+
+    def __call__(self, out: torch.Tensor, labels: torch.Tensor, teacher_out: torch.Tensor | None
+                 ) -> dict[str, torch.Tensor]:
+        c = self.num_classes
+        z, h = out[:, :c], out[:, c:]
+        terms = {"hard": (1 - self.soft_weight) * F.cross_entropy(z, labels)}
+        if self.soft_weight > 0:
+            terms["soft"] = self.soft_weight * kd_terms(z, teacher_out[:, :c], self.T)["soft"]
+        if self.hint_weight > 0:
+            terms["hint"] = self.hint_weight * F.mse_loss(h, teacher_out[:, c:])
+        return terms
 
 
 # ----------------------------------------------------------------------------- ensembles

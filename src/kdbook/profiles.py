@@ -5,8 +5,8 @@
 * ``paper``: the original papers' datasets and scale (MNIST, CIFAR); needs the files
   (internet once) and, for most chapters, a GPU.
 
-Each chapter keeps its own per-profile settings next to its experiments; this module only
-names the profiles and validates the choice.
+Each chapter keeps its own per-profile settings (seeds included) next to its experiments; this
+module only names the profiles and validates the choice.
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ from . import validate as v
 
 @dataclass(frozen=True)
 class Profile:
-    """A named scale with its default seeds and a one-line description."""
+    """A named scale and a one-line description. Seeds are not the profile's: each chapter's
+    settings name its own (``python -m kdbook profiles`` lists them per chapter)."""
 
     name: str
-    seeds: tuple[int, ...]
     description: str
 
 
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", (0,), "CI check on a CPU, about a minute per chapter; tiny data and epochs"),
-    "full": Profile("full", (0, 1, 2), "published results on offline data (Fashion-MNIST, digits)"),
-    "paper": Profile("paper", (0, 1, 2), "the papers' datasets and scale (MNIST/CIFAR; internet once, GPU)"),
+    "smoke": Profile("smoke", "CI check on a CPU, about a minute per chapter; tiny data and epochs"),
+    "full": Profile("full", "published results on offline data (Fashion-MNIST, digits)"),
+    "paper": Profile("paper", "the papers' datasets and scale (MNIST/CIFAR; internet once, GPU)"),
 }
 
 

@@ -36,6 +36,18 @@ def git_revision() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+@lru_cache(maxsize=1)
+def uncommitted_source() -> bool | None:
+    """Whether the library's code (``src/``, ``pyproject.toml``) has changes git has not committed
+    (None outside a git checkout): a result computed then cannot be traced to a commit."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--", "src", "pyproject.toml"],
+                             cwd=PACKAGE_DIR.parent.parent, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
 def device_name(device: str | torch.device) -> str:
     """A readable name of the device: the GPU's model, or the CPU's architecture and core count."""
     device = torch.device(device)
@@ -61,6 +73,7 @@ def collect(profile: str, seeds: list[int] | tuple[int, ...], device: str | torc
         "kdbook": __version__,
         "source_hash": source_hash(),
         "git": git_revision(),
+        "uncommitted_source": uncommitted_source(),
         "wall_seconds": round(wall_seconds, 2),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -72,8 +85,13 @@ def describe(prov: dict) -> str:
     models = prov.get("models")
     trained = ""
     if models:
-        trained = (f" + {models['training_seconds']:.0f} s training {models['count']} model(s)"
-                   + (f", {models['loaded_from_cache']} of them trained earlier" if models["loaded_from_cache"] else ""))
-    return (f"profile `{prov['profile']}`, {len(seeds)} seed(s) {seeds}, {prov['device_name']}, "
-            f"{prov['wall_seconds']:.0f} s{trained}, torch {prov['torch']}, kdbook {prov['kdbook']} "
-            f"(source {prov['source_hash']}, git {prov.get('git') or 'n/a'}), {prov['date']}")
+        count, earlier = models["count"], models["loaded_from_cache"]
+        trained = (f" + {models['training_seconds']:.0f} s training {count} {'model' if count == 1 else 'models'}"
+                   + (f", {earlier} of them trained earlier" if earlier else ""))
+    warning = ""
+    if prov.get("uncommitted_source"):
+        warning = " WARNING: computed from library code with uncommitted changes."
+    return (f"profile `{prov['profile']}`, {len(seeds)} {'seed' if len(seeds) == 1 else 'seeds'} {seeds}, "
+            f"{prov['device_name']}, {prov['wall_seconds']:.0f} s{trained}, torch {prov['torch']}, "
+            f"kdbook {prov['kdbook']} (source {prov['source_hash']}, git {prov.get('git') or 'n/a'}), "
+            f"{prov['date']}{warning}")

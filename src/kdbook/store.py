@@ -21,6 +21,7 @@ import os
 import tempfile
 import time
 import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ _MODEL_LOG: contextvars.ContextVar[list | None] = contextvars.ContextVar("kdbook
 #: Inside :func:`stored_only`, a missing result raises :class:`MissingResult` instead of being computed.
 _STORED_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("kdbook_stored_only", default=False)
 REPO_ROOT = prov.PACKAGE_DIR.parent.parent
+#: The cache key ('kind/hash') of every model trained or loaded through :func:`fit_or_load`, so a
+#: student's key can name its teacher by the configuration that produced it.
+_KEYS: "weakref.WeakKeyDictionary[nn.Module, str]" = weakref.WeakKeyDictionary()
 
 
 def _default_results_root() -> Path:
@@ -254,6 +258,7 @@ def fit_or_load(kind: str, config: Any, build: Callable[[], nn.Module],
             model.eval()
             meta = json.loads(state.get("meta", "{}"))
             _log_model(kind, config, True, meta.get("train_seconds"), meta.get("device"))
+            _KEYS[model] = f"{kind}/{config_hash(kind, config)}"
             return model, True, meta
         except Exception as exc:  # damaged or incompatible file: retrain
             warnings.warn(f"ignoring damaged model cache {path} ({type(exc).__name__}: {exc}); retraining",
@@ -271,7 +276,13 @@ def fit_or_load(kind: str, config: Any, build: Callable[[], nn.Module],
                 "config": _canonical(config), "meta": json.dumps(meta)}, buf)
     atomic_write_bytes(path, buf.getvalue())
     _log_model(kind, config, False, seconds, meta["device"])
+    _KEYS[model] = f"{kind}/{config_hash(kind, config)}"
     return model, False, meta
+
+
+def key_of(model: nn.Module) -> str | None:
+    """The cache key ('kind/hash') of a model that came from :func:`fit_or_load`, else None."""
+    return _KEYS.get(model)
 
 
 def _log_model(kind: str, config: Any, cached: bool, train_seconds: float | None, device: str | None) -> None:
@@ -287,6 +298,8 @@ def list_results(root: Path | str | None = None, profile: str | None = None) -> 
     rows = []
     for path in sorted(root.glob("*/*/*.json")):
         prof, kind = path.parent.parent.name, path.parent.name
+        if kind == "claims":  # claim outcomes (kdbook.claims), not results
+            continue
         if profile is not None and prof != profile:
             continue
         try:
@@ -295,7 +308,7 @@ def list_results(root: Path | str | None = None, profile: str | None = None) -> 
             rows.append({"profile": prof, "kind": kind, "hash": path.stem, "seeds": p.get("seeds"),
                          "device": p.get("device_name"), "seconds": p.get("wall_seconds"),
                          "torch": p.get("torch"), "source": p.get("source_hash"), "git": p.get("git"),
-                         "date": p.get("date")})
+                         "date": p.get("date"), "uncommitted": p.get("uncommitted_source")})
         except (ValueError, KeyError, TypeError):
             rows.append({"profile": prof, "kind": kind, "hash": path.stem, "device": "DAMAGED FILE"})
     return rows

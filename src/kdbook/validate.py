@@ -6,6 +6,7 @@ listing every problem, so that a bad notebook parameter or CLI flag fails before
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -25,6 +26,8 @@ def positive(name: str, value: Any) -> str | None:
     """Problem if ``value`` is not a real number > 0."""
     if not _is_real(value) or not value > 0:
         return f"{name} must be a number > 0, got {value!r}"
+    if not math.isfinite(value):
+        return f"{name} must be finite, got {value!r}"
     return None
 
 

@@ -12,20 +12,17 @@ supported here (its random draws could not match one-by-one training).
 from __future__ import annotations
 
 import copy
-import math
-import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
-from tqdm.auto import tqdm
 
 from .data import Split
 from .errors import ConfigError
 from .models import MLP, ModelConfig, build_model
-from .train import (AUGMENTATIONS, History, Objective, TrainConfig, label_objective, make_optimizer,
-                    optimizer_step, progress_enabled, require_teacher_for_augment)
+from .train import History, Objective, Runner, Teacher, TrainConfig, fit, label_objective
 
 
 class StackedLinear(nn.Module):
@@ -110,74 +107,57 @@ def stack_members(members: Sequence[nn.Module]) -> nn.Module:
     return StackedMLP(members) if fast else VmapMembers(members)
 
 
-def _with_seed(cfg: TrainConfig, seed: int) -> TrainConfig:
-    return TrainConfig(**{**cfg.__dict__, "seed": seed})
+class StackedMembers(Runner):
+    """A :class:`kdbook.train.Runner` for M members trained together: each member's own batch order
+    and augmentation stream (S = M), or, with ``shared_order``, one stream that every member sees
+    (S = 1, R = M replicas; for MLPs the first layers then run as one wide matmul). The objective's
+    mean over all M x B rows, times M, is the sum of the members' own losses, so each member gets
+    exactly the gradient it would get alone."""
+
+    def __init__(self, members: Sequence[nn.Module], cfg: TrainConfig, seeds: Sequence[int], *,
+                 shared_order: bool = False, name: str = "ensemble"):
+        self.members, self.name = list(members), name
+        self.module = stack_members(self.members)
+        self.shared = shared_order
+        self.generators = ([torch.Generator().manual_seed(cfg.seed)] if shared_order else
+                           [torch.Generator().manual_seed(s) for s in seeds])
+        self._wide = shared_order and isinstance(self.module, StackedMLP)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.shared:
+            return self.module(x)  # (M, B, C)
+        if self._wide:
+            return self.module.forward_shared(x[0])
+        return self.module(x.expand(len(self.members), *x.shape[1:]))
+
+    def finish(self) -> None:
+        self.module.copy_into_members()
+        for member in self.members:
+            member.eval()
 
 
 def train_members(model_cfg: ModelConfig, data: Split, cfg: TrainConfig, seeds: Sequence[int],
                   input_shape: Sequence[int], num_classes: int, objective: Objective = label_objective, *,
-                  teacher_logits: torch.Tensor | None = None, name: str = "ensemble",
-                  progress: bool | None = None, shared_order: bool = False) -> tuple[list[nn.Module], History]:
-    """Train one member per seed (initial weights from ``seed``, data order from ``cfg`` with that seed).
+                  teacher: Teacher | None = None, teacher_logits: torch.Tensor | None = None,
+                  name: str = "ensemble", progress: bool | None = None, shared_order: bool = False,
+                  checkpoint: Path | str | None = None) -> tuple[list[nn.Module], History]:
+    """Train one member per seed (initial weights from ``seed``, data order from ``cfg`` with that seed)
+    in the one training loop (:func:`kdbook.train.fit`).
 
     With ``shared_order`` every member sees the same batches, in the order (and with the
     augmentation draws) of ``cfg.seed``: members then differ only in their initial weights, and
-    equal members trained one by one with ``cfg`` unchanged. The data are then gathered once per
-    step and, for MLPs, the members' first layers run as one wide matmul.
+    equal members trained one by one with ``cfg`` unchanged.
 
-    Returns the trained members as ordinary modules, and one history whose losses are
-    averaged over members. ``objective`` must average per-example terms over the batch (every
-    objective in kdbook does). ``teacher_logits`` (N, C) are fixed targets on ``data`` (a cached
-    teacher), for distilling every member from the same teacher.
+    Returns the trained members as ordinary modules, and one history whose losses are averaged
+    over members. ``teacher`` (labelling every member's augmented view) or ``teacher_logits``
+    (N, C, fixed targets on ``data``) distil every member from the same teacher.
     """
     if not seeds:
         raise ConfigError("seeds must not be empty")
     if model_cfg.dropout > 0 or model_cfg.input_dropout > 0:
         raise ConfigError("vectorised training does not support dropout; train such members one by one")
-    require_teacher_for_augment(cfg, False, name)  # a cached teacher cannot label new mixed inputs
-    device = data.x.device
-    members = [build_model(model_cfg, input_shape, num_classes, seed=s).to(device) for s in seeds]
-    stacked = stack_members(members)
-    M = len(seeds)
-    opt, sched = make_optimizer(list(stacked.parameters()), cfg, math.ceil(len(data) / cfg.batch_size))
-    gens = ([torch.Generator().manual_seed(cfg.seed)] if shared_order else
-            [torch.Generator().manual_seed(_with_seed(cfg, s).seed) for s in seeds])
-    wide = shared_order and isinstance(stacked, StackedMLP)
-    augment = AUGMENTATIONS[cfg.augment]
-    history = History()
-    show = progress_enabled() if progress is None else progress
-    start = time.perf_counter()
-    n = len(data)
-    for epoch in tqdm(range(cfg.epochs), desc=name, disable=not show, leave=False):
-        orders = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(device)  # (M or 1, n)
-        sums: dict[str, torch.Tensor] = {}
-        for step, begin in enumerate(range(0, n, cfg.batch_size)):
-            idx = orders[:, begin:begin + cfg.batch_size]  # (M or 1, B)
-            flat = idx.reshape(-1)
-            x = data.x.index_select(0, flat).view(*idx.shape, *data.x.shape[1:])  # (M or 1, B, ...)
-            if cfg.augment != "none":
-                x = torch.stack([augment(x[m], cfg.augment_px, gens[m]) for m in range(len(gens))])
-            if shared_order:
-                idx = idx.expand(M, -1)
-                flat = idx.reshape(-1)
-                logits = stacked.forward_shared(x[0]) if wide else stacked(x.expand(M, *x.shape[1:]))
-            else:
-                logits = stacked(x)  # (M, B, C)
-            y = data.y.index_select(0, flat).view(idx.shape)
-            # Objectives average per-example terms over the batch, so the objective of all M x B
-            # examples at once, times M, is the sum of the members' own losses: each member gets
-            # exactly the gradient of its own loss.
-            t = None if teacher_logits is None else teacher_logits.index_select(0, flat)
-            losses = objective(logits.flatten(0, 1), y.flatten(), t)
-            optimizer_step(M * sum(losses.values()), opt, sched, name, epoch, step)
-            for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + v.detach() * idx.shape[1]
-        record = {k: float(s) / n for k, s in sums.items()}
-        record["loss"] = sum(record.values())
-        record["epoch"] = epoch + 1
-        history.epochs.append(record)
-    history.seconds = time.perf_counter() - start
-    stacked.copy_into_members()
-    for member in members:
-        member.eval()
+    members = [build_model(model_cfg, input_shape, num_classes, seed=s).to(data.x.device) for s in seeds]
+    runner = StackedMembers(members, cfg, seeds, shared_order=shared_order, name=name)
+    history = fit(runner, data, cfg, objective, teacher=teacher, teacher_logits=teacher_logits,
+                  progress=progress, checkpoint=checkpoint)
     return members, history

@@ -7,6 +7,7 @@ logits by the chapter's reading module, :mod:`kdbook.reports.ch01_soft_targets`,
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -15,9 +16,9 @@ from .. import metrics
 from ..data import load_dataset
 from ..models import ModelConfig
 from ..profiles import get_profile
-from ..store import StoredResult, run_or_load
+from ..store import StoredResult
 from ..train import TrainConfig, predict_logits
-from .common import trained_model
+from .common import Part, run_parts, trained_model
 
 TITLE = "Soft targets and temperature"
 NOTEBOOK = "ch01_soft_targets.ipynb"
@@ -105,10 +106,11 @@ def _compute_logits(s: Settings, device: str) -> dict:
             "per_seed": per_seed}
 
 
+PARTS = (Part("ch01-logits", _compute_logits, tuple(f.name for f in dataclasses.fields(Settings))),)
+
+
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
     """Train (or load) chapter 1's teacher and student and store their logits."""
     s = settings(profile)
-    res = run_or_load("ch01-logits", s, lambda: _compute_logits(s, device), profile=profile,
-                      seeds=s.seeds, device=device, recompute=recompute)
-    return {"logits": res}
+    return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)
 

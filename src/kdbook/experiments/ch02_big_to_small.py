@@ -24,11 +24,12 @@ from .. import metrics
 from ..data import Dataset, load_dataset
 from ..models import ModelConfig
 from ..profiles import get_profile
-from ..store import StoredResult, run_or_load
+from ..store import StoredResult
 from ..teachers import freeze
-from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits, predict_probs
+from ..losses import DistillConfig
+from ..train import TrainConfig, predict_probs
 from .. import validate as v
-from .common import trained_model, trained_run, with_seed
+from .common import Part, run_parts, trained_model, trained_run
 
 TITLE = "Distilling a big net into a small one"
 NOTEBOOK = "ch02_big_to_small.ipynb"
@@ -152,22 +153,17 @@ def settings(profile: str) -> Settings:
 
 # ------------------------------------------------------------------------------ training
 class _Lab:
-    """One regime's data, teachers (one per seed) and their outputs on its training set (computed once)."""
+    """One regime's data and teachers (one per seed, loaded once)."""
 
     def __init__(self, s: Settings, regime: Regime, device: str):
         self.s, self.r, self.device = s, regime, device
         self.ds: Dataset = load_dataset(s.dataset, device=device, train_limit=regime.train_limit)
-        self._teachers: dict[int, tuple[torch.nn.Module, torch.Tensor]] = {}
+        self._teachers: dict[int, torch.nn.Module] = {}
 
-    def teacher_key(self, seed: int) -> dict:
-        return {"teacher": {"model": self.s.teacher, "train": with_seed(self.r.teacher_train, seed),
-                            "train_limit": self.r.train_limit}}
-
-    def teacher(self, seed: int) -> tuple[torch.nn.Module, torch.Tensor]:
-        """The teacher of ``seed`` and its logits on the training set."""
+    def teacher(self, seed: int) -> torch.nn.Module:
+        """The teacher of ``seed``."""
         if seed not in self._teachers:
-            t = freeze(teacher_model(self.s, self.r, self.ds, seed, self.device))
-            self._teachers[seed] = (t, predict_logits(t, self.ds.train.x))
+            self._teachers[seed] = freeze(teacher_model(self.s, self.r, self.ds, seed, self.device))
         return self._teachers[seed]
 
     def labels(self, width: int, seed: int) -> torch.nn.Module:
@@ -175,11 +171,9 @@ class _Lab:
                              seed, device=self.device, train_limit=self.r.train_limit)
 
     def distilled(self, width: int, seed: int, dcfg: DistillConfig) -> torch.nn.Module:
-        _, logits = self.teacher(seed)
         return trained_model("ch02-student", self.ds, self.s.dataset, self.s.student(width), self.r.distill_train,
                              seed, device=self.device, train_limit=self.r.train_limit,
-                             objective=distill_objective(dcfg), teacher_logits=logits,
-                             extra_key={**self.teacher_key(seed), "distill": dcfg})
+                             objective=dcfg, teacher=self.teacher(seed))
 
     def test_metrics(self, model) -> dict:
         return evaluate_model(model, self.ds)
@@ -204,7 +198,7 @@ def _main(labs: list[_Lab]) -> dict:
     rows = []
     for lab in labs:
         for seed in s.seeds:
-            teacher, _ = lab.teacher(seed)
+            teacher = lab.teacher(seed)
             common = {"regime": lab.r.name, "train_size": len(lab.ds.train), "seed": seed}
             rows.append({**common, "model": "teacher", **lab.test_metrics(teacher)})
             rows.append({**common, "model": "small net", **lab.test_metrics(lab.labels(s.student_width, seed))})
@@ -251,17 +245,13 @@ def _small_data(labs: list[_Lab]) -> dict:
     for seed in s.seeds:
         idx = small_subset(len(ds.train), s.small_fraction, seed)
         subset = ds.train.subset(idx.to(ds.train.x.device))
-        _, logits = lab.teacher(seed)
-        key = {"subset": {"fraction": s.small_fraction, "seed": seed, "size": len(idx)}}
-        runs = {"hard targets": ({}, None, s.small_train),
-                "soft targets": ({**lab.teacher_key(seed), "distill": DistillConfig(T=s.T)},
-                                 logits[idx.to(logits.device)], s.small_distill_train)}
-        for name, (extra, t_logits, tcfg) in runs.items():
-            objective = distill_objective(DistillConfig(T=s.T)) if t_logits is not None else None
-            kwargs = {"objective": objective, "teacher_logits": t_logits} if objective else {}
+        runs = {"hard targets": (s.small_train, {}),
+                "soft targets": (s.small_distill_train,
+                                 {"objective": DistillConfig(T=s.T), "teacher": lab.teacher(seed)})}
+        for name, (tcfg, teaching) in runs.items():
             model, history = trained_run("ch02-small-data", ds, s.dataset, s.student(s.student_width), tcfg,
                                          seed, device=lab.device, train_limit=lab.r.train_limit, train_split=subset,
-                                         extra_key={**key, **extra}, **kwargs)
+                                         **teaching)
             rows.append({"seed": seed, "model": name, "examples": len(idx), "best_epoch": history.get("best_epoch"),
                          **lab.test_metrics(model)})
             curves.append({"seed": seed, "model": name,
@@ -271,21 +261,23 @@ def _small_data(labs: list[_Lab]) -> dict:
     return {"fraction": s.small_fraction, "rows": rows, "curves": curves}
 
 
-_PARTS = {"ch02-main": _main, "ch02-temperature": _temperature, "ch02-weighting": _weighting,
-          "ch02-small-data": _small_data}
+def _with_labs(part):
+    """A part computed from (settings, device): one lab per regime (data and teachers load lazily)."""
+    return lambda s, device: part([_Lab(s, r, device) for r in s.regimes])
+
+
+_NETS = ("version", "dataset", "teacher", "regimes")
+PARTS = (Part("ch02-main", _with_labs(_main), (*_NETS, "seeds", "student_width", "T")),
+         Part("ch02-temperature", _with_labs(_temperature),
+              (*_NETS, "sweep_regime", "sweep_seeds", "sweep_widths", "sweep_temperatures")),
+         Part("ch02-weighting", _with_labs(_weighting), (*_NETS, "sweep_regime", "sweep_seeds", "student_width",
+                                                          "T", "weightings")),
+         Part("ch02-small-data", _with_labs(_small_data), (*_NETS, "seeds", "student_width", "T", "small_fraction",
+                                                            "small_train", "small_distill_train")))
 
 
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
     """Train (or load) chapter 2's models and store each part's measurements."""
     s = settings(profile)
-    labs: list[_Lab] = []
-
-    def compute(part):
-        if not labs:  # data and teachers are loaded only when some part must be computed
-            labs.extend(_Lab(s, r, device) for r in s.regimes)
-        return part(labs)
-
-    return {kind.removeprefix("ch02-"): run_or_load(kind, s, lambda part=part: compute(part), profile=profile,
-                                                     seeds=s.seeds, device=device, recompute=recompute)
-            for kind, part in _PARTS.items()}
+    return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)
 

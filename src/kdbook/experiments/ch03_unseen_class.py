@@ -19,11 +19,12 @@ from .. import validate as v
 from ..data import Dataset, Split, load_dataset
 from ..models import ModelConfig
 from ..profiles import get_profile
-from ..store import StoredResult, run_or_load
+from ..store import StoredResult
 from ..teachers import freeze
-from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits
+from ..losses import DistillConfig
+from ..train import TrainConfig, predict_logits
 from . import ch02_big_to_small as ch02
-from .common import trained_model, with_seed
+from .common import Part, run_parts, trained_model
 
 TITLE = "Learning a class it never saw"
 NOTEBOOK = "ch03_unseen_class.ipynb"
@@ -133,25 +134,20 @@ def _compute(s: Settings, device: str, part: str) -> dict:
     rows = []
     for seed in s.seeds:
         teacher = freeze(ch02.teacher_model(c2, regime, ds, seed, device))
-        t_key = {"teacher": {"model": c2.teacher, "train": with_seed(regime.teacher_train, seed),
-                             "train_limit": regime.train_limit}}
         if part == "omitted":
             c = s.omitted_class
             transfer, idx = _transfer(ds.train, ds.train.y != c)
-            classes, shifts, focus, what = (c,), s.shifts_up, (c,), f"without class {c}"
+            classes, shifts, focus = (c,), s.shifts_up, (c,)
         else:
             kept = torch.tensor(list(s.kept_classes), device=ds.train.y.device)
             transfer, idx = _transfer(ds.train, torch.isin(ds.train.y, kept))
-            classes, shifts, focus, what = s.kept_classes, s.shifts_down, tuple(range(ds.num_classes)), \
-                f"only classes {list(s.kept_classes)}"
-        t_logits = predict_logits(teacher, transfer.x)
+            classes, shifts, focus = s.kept_classes, s.shifts_down, tuple(range(ds.num_classes))
         common = dict(device=device, train_limit=regime.train_limit, train_split=transfer)
-        models = {"distilled": trained_model(
-            "ch03-student", ds, c2.dataset, s.student, s.student_train, seed, objective=distill_objective(dcfg),
-            teacher_logits=t_logits, extra_key={**t_key, "distill": dcfg, "transfer": what}, **common)}
+        models = {"distilled": trained_model("ch03-student", ds, c2.dataset, s.student, s.student_train, seed,
+                                             objective=dcfg, teacher=teacher, **common)}
         if part == "omitted":  # the control: the same transfer set with hard labels, no teacher
-            models["labels only"] = trained_model("ch03-student", ds, c2.dataset, s.student, regime.student_train, seed,
-                                                  extra_key={"transfer": what}, **common)
+            models["labels only"] = trained_model("ch03-student", ds, c2.dataset, s.student, regime.student_train,
+                                                  seed, **common)
         models["teacher"] = teacher
         for name, model in models.items():
             rows.append({"seed": seed, "model": name, "transfer_size": len(idx),
@@ -160,10 +156,16 @@ def _compute(s: Settings, device: str, part: str) -> dict:
             "classes": list(classes), "test_size": len(ds.test), "rows": rows}
 
 
+# ``ch02`` is chapter 2's settings (its teachers), so a change there invalidates these parts too.
+_STUDENTS = ("version", "ch02", "student", "student_train", "T", "seeds")
+PARTS = (Part("ch03-omitted", lambda s, device: _compute(s, device, "omitted"),
+              (*_STUDENTS, "omitted_class", "shifts_up")),
+         Part("ch03-two-classes", lambda s, device: _compute(s, device, "two-classes"),
+              (*_STUDENTS, "kept_classes", "shifts_down")))
+
+
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
     """Train (or load) chapter 3's students and store their errors at every bias shift."""
     s = settings(profile)
-    return {part: run_or_load(f"ch03-{part}", s, lambda part=part: _compute(s, device, part), profile=profile,
-                              seeds=s.seeds, device=device, recompute=recompute)
-            for part in ("omitted", "two-classes")}
+    return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)
 

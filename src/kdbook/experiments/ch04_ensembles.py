@@ -23,12 +23,14 @@ from .. import metrics
 from .. import specialists as sp
 from .. import validate as v
 from ..data import load_dataset
-from ..losses import combine_probs, probs_to_logits
+from ..losses import combine_probs
 from ..models import ModelConfig
 from ..profiles import get_profile
-from ..store import StoredResult, run_or_load
-from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits, predict_probs, train
-from .common import trained_members, trained_model
+from ..store import StoredResult
+from ..teachers import Ensemble
+from ..losses import DistillConfig
+from ..train import TrainConfig, predict_logits, predict_probs, train
+from .common import Part, run_parts, trained_members, trained_model
 
 TITLE = "Ensembles, distilling an ensemble, and specialists"
 NOTEBOOK = "ch04_ensembles.ipynb"
@@ -138,21 +140,17 @@ def _distill_part(s: Settings, device: str) -> dict:
     ds = load_dataset(s.dataset, device=device, train_limit=s.train_limit)
     members = trained_members("ch04-member", ds, s.dataset, s.member, s.member_train, s.member_seeds,
                               device=device, train_limit=s.train_limit)
-    train_probs = torch.stack([predict_probs(m, ds.train.x) for m in members])
     test_probs = torch.stack([predict_probs(m, ds.test.x) for m in members])
-    member_key = {"members": {"model": s.member, "train": s.member_train, "seeds": s.member_seeds}}
     dcfg = DistillConfig(T=s.T)
     rows = []
     for method in ("arithmetic", "geometric"):
-        targets = probs_to_logits(combine_probs(train_probs, method))
         ens_test = combine_probs(test_probs, method)
         rows.append({"model": f"ensemble ({method})", "method": method, "seed": None,
                      **_summary(ens_test, ds.test.y)})
         for seed in s.student_seeds:
             student = trained_model("ch04-student", ds, s.dataset, s.member, s.student_train, seed, device=device,
-                                    train_limit=s.train_limit, objective=distill_objective(dcfg),
-                                    teacher_logits=targets,
-                                    extra_key={**member_key, "combine": method, "distill": dcfg})
+                                    train_limit=s.train_limit, objective=dcfg,
+                                    teacher=Ensemble(members, method))
             probs = predict_probs(student, ds.test.x)
             rows.append({"model": f"student of the {method} ensemble", "method": method, "seed": seed,
                          "agreement": metrics.agreement(ens_test, probs), **_summary(probs, ds.test.y)})
@@ -202,12 +200,14 @@ def _specialists_part(s: Settings, device: str) -> dict:
     return out
 
 
-_PARTS = {"ch04-members": _members_part, "ch04-distill": _distill_part, "ch04-specialists": _specialists_part}
+_MEMBERS = ("version", "dataset", "train_limit", "member", "member_train", "member_seeds")
+PARTS = (Part("ch04-members", _members_part, (*_MEMBERS, "resamples")),
+         Part("ch04-distill", _distill_part, (*_MEMBERS, "student_train", "T", "student_seeds")),
+         Part("ch04-specialists", _specialists_part,
+              (*_MEMBERS, "n_clusters", "specialist_train", "top_n", "combine_steps")))
 
 
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
     """Train (or load) chapter 4's members, students and specialists, and store the measurements."""
     s = settings(profile)
-    return {kind.removeprefix("ch04-"): run_or_load(kind, s, lambda part=part: part(s, device), profile=profile,
-                                                     seeds=s.member_seeds, device=device, recompute=recompute)
-            for kind, part in _PARTS.items()}
+    return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.member_seeds)

@@ -20,13 +20,15 @@ import torch
 from .. import metrics
 from .. import validate as v
 from ..data import Dataset, load_dataset
-from ..losses import combine_probs, probs_to_logits
-from ..models import ModelConfig, build_average
+from ..losses import combine_probs
+from ..models import ModelConfig
 from ..profiles import get_profile
-from ..store import StoredResult, fit_or_load, model_path, run_or_load
+from ..store import StoredResult
 from ..synthetic import gaussian_teacher_task
-from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits, predict_probs, train
-from .common import trained_members, trained_model, with_seed
+from ..teachers import Ensemble
+from ..losses import DistillConfig
+from ..train import TrainConfig, predict_probs
+from .common import AverageInit, Part, run_parts, trained_members, trained_model
 
 TITLE = "Three mysteries: ensemble, knowledge distillation, self-distillation"
 NOTEBOOK = "ch05_three_mysteries.ipynb"
@@ -132,15 +134,9 @@ def trained_average(kind: str, ds: Dataset, dataset_key: str, st: Setting, seed:
     """The average (F1 + ... + FN)/N of ``st.n_members`` sub-networks trained as one model on the
     labels (cached like any trained model); ``seed`` picks the sub-networks' initial weights and the
     data order."""
-    sub_seeds = [1000 * (seed + 1) + i for i in range(st.n_members)]
-    cfg = with_seed(st.train, seed)
-    key = {"dataset": dataset_key, "model": st.model, "train": cfg, "train_limit": train_limit,
-           "average_of": sub_seeds}
-    ckpt = model_path(kind, key).with_suffix(".ckpt")
-    model, _, _ = fit_or_load(
-        kind, key, build=lambda: build_average(st.model, ds.input_shape, ds.num_classes, sub_seeds),
-        fit=lambda m: train(m, ds.train, cfg, name=f"{kind} seed {seed}", checkpoint=ckpt), device=device)
-    return model
+    sub_seeds = tuple(1000 * (seed + 1) + i for i in range(st.n_members))
+    return trained_model(kind, ds, dataset_key, st.model, st.train, seed, device=device, train_limit=train_limit,
+                         init=AverageInit(sub_seeds))
 
 
 def compare_setting(prefix: str, ds: Dataset, dataset_key: str, st: Setting, device: str,
@@ -159,14 +155,11 @@ def compare_setting(prefix: str, ds: Dataset, dataset_key: str, st: Setting, dev
         team = slice(i * st.n_members, (i + 1) * st.n_members)
         ens_test = combine_probs(test_probs[team], "arithmetic")
         rows.append({"model": f"ensemble of {st.n_members}", "seed": seed, **metrics.summary(ens_test, y)})
-        train_probs = torch.stack([predict_probs(m, ds.train.x) for m in members[team]])
-        teacher_key = {"members": {"model": st.model, "train": st.train, "seeds": st.ensemble_seeds(i)}}
-        ens_train = probs_to_logits(combine_probs(train_probs, "arithmetic"))
+        ensemble = Ensemble(members[team], "arithmetic")
         kd_probs = []
         for j in range(st.students_per_ensemble):
             kd = trained_model(f"{prefix}-kd", ds, dataset_key, st.model, st.train, seed + 100 * j, device=device,
-                               train_limit=train_limit, objective=distill_objective(dcfg), teacher_logits=ens_train,
-                               extra_key={**teacher_key, "distill": dcfg})
+                               train_limit=train_limit, objective=dcfg, teacher=ensemble)
             p = predict_probs(kd, ds.test.x)
             kd_probs.append(p)
             rows.append({"model": "distilled from the ensemble", "seed": seed + 100 * j, "teacher": i,
@@ -175,10 +168,7 @@ def compare_setting(prefix: str, ds: Dataset, dataset_key: str, st: Setting, dev
                      **metrics.summary(combine_probs(torch.stack(kd_probs), "arithmetic"), y)})
         first = st.ensemble_seeds(i)[0]
         self_kd = trained_model(f"{prefix}-self", ds, dataset_key, st.model, st.train, 10_000 + seed, device=device,
-                                train_limit=train_limit, objective=distill_objective(dcfg),
-                                teacher_logits=predict_logits(members[team.start], ds.train.x),
-                                extra_key={"teacher": {"model": st.model, "train": st.train, "seed": first},
-                                           "distill": dcfg})
+                                train_limit=train_limit, objective=dcfg, teacher=members[team.start])
         rows.append({"model": "self-distilled", "seed": seed, "teacher_seed": first,
                      "teacher_accuracy": metrics.accuracy(test_probs[team.start], y),
                      **metrics.summary(predict_probs(self_kd, ds.test.x), y)})
@@ -212,12 +202,12 @@ def _gaussian_part(s: Settings, device: str) -> dict:
     return out
 
 
-_PARTS = {"ch05-deep": _deep_part, "ch05-rf": _rf_part, "ch05-gaussian": _gaussian_part}
+PARTS = (Part("ch05-deep", _deep_part, ("version", "dataset", "train_limit", "deep")),
+         Part("ch05-rf", _rf_part, ("version", "dataset", "train_limit", "rf")),
+         Part("ch05-gaussian", _gaussian_part, ("version", "gaussian_task", "gaussian")))
 
 
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
     """Train (or load) chapter 5's models in its three settings and store the measurements."""
     s = settings(profile)
-    return {kind.removeprefix("ch05-"): run_or_load(kind, s, lambda part=part: part(s, device), profile=profile,
-                                                     seeds=list(s.deep.seeds), device=device, recompute=recompute)
-            for kind, part in _PARTS.items()}
+    return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.deep.seeds)

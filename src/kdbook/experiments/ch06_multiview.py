@@ -14,6 +14,7 @@ Tables, numbers, claims and sentences read from it are in :mod:`kdbook.reports.c
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, replace
 
 import torch
@@ -22,7 +23,8 @@ from .. import multiview as mv
 from .. import validate as v
 from ..losses import combine_probs, probs_to_logits, soften
 from ..profiles import get_profile
-from ..store import StoredResult, run_or_load
+from ..store import StoredResult
+from .common import Part, run_parts
 
 TITLE = "Multi-view data: why ensembles and distillation work"
 NOTEBOOK = "ch06_multiview.ipynb"
@@ -166,10 +168,12 @@ def _example(data: mv.MultiViewData, features: torch.Tensor, s: Settings) -> dic
     return out
 
 
+PARTS = (Part("ch06-multiview", lambda s, device: _main_part(s), tuple(f.name for f in dataclasses.fields(Settings))),)
+
+
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
     """Train (or load) chapter 6's nets and store the measurements. The nets are tiny and trained
     full-batch on the CPU whatever ``device`` says."""
     s = settings(profile)
-    return {"multiview": run_or_load("ch06-multiview", s, lambda: _main_part(s), profile=profile,
-                                     seeds=list(s.member_seeds), device="cpu", recompute=recompute)}
+    return run_parts(PARTS, s, profile=profile, device="cpu", recompute=recompute, seeds=s.member_seeds)
 

@@ -26,13 +26,14 @@ import torch
 from .. import metrics
 from .. import validate as v
 from ..data import Dataset, Split, load_dataset
-from ..models import ModelConfig, build_model, interpolate_weights
+from ..models import ModelConfig
 from ..profiles import get_profile
-from ..store import StoredResult, run_or_load
+from ..store import StoredResult
 from ..teachers import Ensemble
-from ..train import (AUGMENTATIONS, DistillConfig, TrainConfig, distill_objective, predict_logits,
-                     predict_probs)
-from .common import trained_members, trained_run
+from ..augment import POLICIES as AUGMENTATIONS
+from ..losses import DistillConfig
+from ..train import TrainConfig, predict_probs
+from .common import Interpolated, Part, TeacherAgreement, run_parts, trained_members, trained_model, trained_run
 
 TITLE = "Does distillation really work? Fidelity vs generalisation"
 NOTEBOOK = "ch07_fidelity.ipynb"
@@ -168,11 +169,6 @@ def _members(s: Settings, ds: Dataset, device: str) -> list[list]:
     return [flat[i * n:(i + 1) * n] for i in range(len(s.seeds))]
 
 
-def _teacher_key(s: Settings, i: int, size: int) -> dict:
-    return {"kind": s.teacher_kind, "model": s.model, "train": s.teacher_train,
-            "seeds": s.member_seeds(i)[:size]}
-
-
 def fidelity_row(student_probs: dict[str, torch.Tensor], teacher_probs: dict[str, torch.Tensor],
                  ds: Dataset) -> dict[str, float]:
     """Test accuracy, NLL and ECE of the student, and its fidelity to the teacher (agreement and
@@ -189,12 +185,10 @@ def _probs(model, ds: Dataset) -> dict[str, torch.Tensor]:
     return {"train": predict_probs(model, ds.train.x), "test": predict_probs(model, ds.test.x)}
 
 
-def _student(s: Settings, ds: Dataset, kind: str, teacher: Ensemble, teacher_key: dict, T: float, cfg: TrainConfig,
-             seed: int, device: str):
-    dcfg = DistillConfig(T=T)
-    return trained_run(kind, ds, s.dataset, s.model, cfg, seed, device=device, train_limit=s.train_limit,
-                       objective=distill_objective(dcfg), teacher=teacher,
-                       extra_key={"teacher": teacher_key, "distill": dcfg})[0]
+def _student(s: Settings, ds: Dataset, kind: str, teacher: Ensemble, T: float, cfg: TrainConfig, seed: int,
+             device: str):
+    return trained_model(kind, ds, s.dataset, s.model, cfg, seed, device=device, train_limit=s.train_limit,
+                         objective=DistillConfig(T=T), teacher=teacher)
 
 
 def _teachers_part(s: Settings, device: str) -> dict:
@@ -209,8 +203,7 @@ def _teachers_part(s: Settings, device: str) -> dict:
             teachers.append({"seed": seed, "members": size, "accuracy": t_sum["accuracy"], "nll": t_sum["nll"],
                              "ece": t_sum["ece"], "train_accuracy": metrics.accuracy(t_probs["train"], ds.train.y)})
             for T in s.temperatures:
-                student = _student(s, ds, "ch07-student", teacher, _teacher_key(s, i, size), T, s.student_train,
-                                   s.student_seed(i), device)
+                student = _student(s, ds, "ch07-student", teacher, T, s.student_train, s.student_seed(i), device)
                 students.append({"seed": seed, "members": size, "T": T,
                                  **fidelity_row(_probs(student, ds), t_probs, ds)})
     return {"dataset": ds.describe(), "teachers": teachers, "students": students}
@@ -229,8 +222,8 @@ def _augmentation_part(s: Settings, device: str) -> dict:
         teacher = Ensemble(members[i][:s.policy_teacher])
         t_probs = _probs(teacher, ds)
         for policy in s.policies:
-            student = _student(s, ds, "ch07-student", teacher, _teacher_key(s, i, s.policy_teacher), T,
-                               _with_augment(s.student_train, policy), s.student_seed(i), device)
+            student = _student(s, ds, "ch07-student", teacher, T, _with_augment(s.student_train, policy),
+                               s.student_seed(i), device)
             rows.append({"seed": seed, "policy": policy, **fidelity_row(_probs(student, ds), t_probs, ds)})
     return {"dataset": ds.describe(), "T": T, "teacher_members": s.policy_teacher, "rows": rows}
 
@@ -251,18 +244,11 @@ def _epochs_part(s: Settings, device: str) -> dict:
     for i, seed in enumerate(s.seeds):
         teacher = members[i][0]
         t_sub, t_test = predict_probs(teacher, subset.x), predict_probs(teacher, ds.test.x)
-        t_logits = predict_logits(teacher, subset.x)
-
-        def monitor(model, t_sub=t_sub):
-            return {"train_agreement": metrics.agreement(t_sub, predict_probs(model, subset.x))}
-
         for cfg in s.opt_runs:
             student, history = trained_run(
                 "ch07-long", ds, s.dataset, s.model, cfg, s.student_seed(i), device=device,
-                train_limit=s.train_limit, objective=distill_objective(dcfg), teacher_logits=t_logits,
-                train_split=subset, monitor=monitor,
-                extra_key={"teacher": _teacher_key(s, i, 1), "distill": dcfg, "subset": len(subset),
-                           "monitor": "train_agreement"})
+                train_limit=s.train_limit, objective=dcfg, teacher=teacher, train_split=subset,
+                monitor=TeacherAgreement(teacher, subset))
             epochs = history["epochs"]
             curves.append({"seed": seed, "optimizer": cfg.optimizer,
                            "epoch": [e["epoch"] for e in epochs],
@@ -285,17 +271,11 @@ def _init_part(s: Settings, device: str) -> dict:
         teacher = members[i][0]
         t_sub, t_test = predict_probs(teacher, subset.x), predict_probs(teacher, ds.test.x)
         for lam in s.lambdas:
-            def start(lam=lam, teacher=teacher, i=i):
-                random_init = build_model(s.model, ds.input_shape, ds.num_classes, seed=s.student_seed(i)).to(device)
-                return interpolate_weights(random_init, teacher, lam)
-
-            before = start()
-            student, _ = trained_run(
+            init = Interpolated(teacher, lam)
+            before = init.build(s.model, ds, s.student_seed(i))
+            student = trained_model(
                 "ch07-init", ds, s.dataset, s.model, s.lambda_train, s.student_seed(i), device=device,
-                train_limit=s.train_limit, objective=distill_objective(dcfg), teacher_logits=predict_logits(teacher, subset.x),
-                train_split=subset, build=start,
-                extra_key={"teacher": _teacher_key(s, i, 1), "distill": dcfg, "subset": len(subset),
-                           "init_lambda": lam})
+                train_limit=s.train_limit, objective=dcfg, teacher=teacher, train_split=subset, init=init)
             s_sub, s_test = predict_probs(student, subset.x), predict_probs(student, ds.test.x)
             rows.append({"seed": seed, "lambda": lam,
                          "initial_train_agreement": metrics.agreement(t_sub, predict_probs(before, subset.x)),
@@ -307,14 +287,17 @@ def _init_part(s: Settings, device: str) -> dict:
     return {"dataset": ds.describe(), "subset": len(subset), "T": dcfg.T, "rows": rows}
 
 
-_PARTS = {"ch07-teachers": _teachers_part, "ch07-augmentation": _augmentation_part,
-          "ch07-epochs": _epochs_part, "ch07-init": _init_part}
+# What each part reads (member_seeds() reads teacher_seed_stride).
+_TEACHERS = ("version", "dataset", "train_limit", "model", "teacher_kind", "teacher_train", "teacher_sizes",
+             "teacher_seed_stride", "seeds", "temperatures")
+PARTS = (Part("ch07-teachers", _teachers_part, (*_TEACHERS, "student_train")),
+         Part("ch07-augmentation", _augmentation_part, (*_TEACHERS, "student_train", "policies", "policy_teacher")),
+         Part("ch07-epochs", _epochs_part, (*_TEACHERS, "opt_subset", "opt_runs")),
+         Part("ch07-init", _init_part, (*_TEACHERS, "opt_subset", "lambdas", "lambda_train")))
 
 
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
     """Train (or load) chapter 7's teachers and students and store the measurements."""
     s = settings(profile)
-    return {kind.removeprefix("ch07-"): run_or_load(kind, s, lambda part=part: part(s, device), profile=profile,
-                                                     seeds=list(s.seeds), device=device, recompute=recompute)
-            for kind, part in _PARTS.items()}
+    return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)
 

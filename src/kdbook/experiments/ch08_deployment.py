@@ -8,6 +8,7 @@ soft term (KL, soft cross-entropy, squared error on logits).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -17,11 +18,12 @@ from ..data import load_dataset
 from ..latency import measure_latency_ms
 from ..models import ModelConfig, count_parameters
 from ..profiles import get_profile
-from ..store import StoredResult, run_or_load
+from ..store import StoredResult
 from ..teachers import Ensemble, freeze
-from ..train import DistillConfig, TrainConfig, distill_objective, predict_logits, predict_probs
+from ..losses import DistillConfig
+from ..train import TrainConfig, predict_probs
 from ..vectorized import train_members
-from .common import trained_model, with_seed
+from .common import Part, run_parts, trained_model, with_seed
 
 TITLE = "What a distilled student buys you"
 NOTEBOOK = "ch08_deployment.ipynb"
@@ -110,21 +112,17 @@ def _compute(s: Settings, device: str) -> dict:
         teacher = freeze(trained_model("ch08-teacher", ds, s.dataset, s.teacher, s.teacher_train, seed,
                                        device=device, train_limit=s.train_limit))
         teacher_probs = predict_probs(teacher, ds.test.x)
-        teacher_train_logits = predict_logits(teacher, ds.train.x)  # once, for every student below
         member_seeds = [1000 * (seed + 1) + m for m in range(s.n_members)]
         members, member_hist = train_members(s.member, ds.train, with_seed(s.member_train, seed), member_seeds,
                                              ds.input_shape, ds.num_classes, name=f"ch08 ensemble seed {seed}")
         ensemble = Ensemble([freeze(m) for m in members])
         models = {"teacher": teacher, "ensemble": ensemble}
         students: dict[str, dict] = {}
-        teacher_key = {"teacher": {"model": s.teacher, "train": with_seed(s.teacher_train, seed)}}
         runs = [("alpha", a, DistillConfig(T=s.T, alpha=a)) for a in s.alphas]
         runs += [("loss", name, DistillConfig(T=s.T, alpha=1.0, soft_loss=name)) for name in s.soft_losses]
         for family, value, dcfg in runs:
             model = trained_model("ch08-small", ds, s.dataset, s.small, s.small_train, seed, device=device,
-                                  train_limit=s.train_limit, objective=distill_objective(dcfg),
-                                  teacher_logits=teacher_train_logits,
-                                  extra_key={**teacher_key, "distill": dcfg})
+                                  train_limit=s.train_limit, objective=dcfg, teacher=teacher)
             students[f"{family}={value}"] = {"family": family, "value": value,
                                              **_evaluate(model, ds, s, teacher_probs)}
             if family == "alpha" and value == 0.0:
@@ -142,9 +140,10 @@ def _compute(s: Settings, device: str) -> dict:
     return {"dataset": ds.describe(), "per_seed": per_seed, "threads": torch.get_num_threads()}
 
 
+PARTS = (Part("ch08-deployment", _compute, tuple(f.name for f in dataclasses.fields(Settings))),)
+
+
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
     """Train (or load) chapter 8's models, measure them, and store the measurements."""
     s = settings(profile)
-    res = run_or_load("ch08-deployment", s, lambda: _compute(s, device), profile=profile, seeds=s.seeds,
-                      device=device, recompute=recompute)
-    return {"deployment": res}
+    return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)

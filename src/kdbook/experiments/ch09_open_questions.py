@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,14 +15,16 @@ import torch
 
 from .. import metrics
 from ..data import Dataset, load_dataset, restrict_classes
-from ..hints import HintStudent, HintTeacher, hint_objective
+from ..hints import HintStudent, HintTeacher
+from ..losses import HintObjective
 from ..losses import probs_to_logits
 from ..models import ModelConfig, build_model
 from ..profiles import get_profile
-from ..store import StoredResult, run_or_load
+from ..store import StoredResult
 from ..teachers import freeze
-from ..train import DistillConfig, TrainConfig, distill_objective, predict_probs, train
-from .common import trained_model, with_seed
+from ..losses import DistillConfig
+from ..train import TrainConfig, predict_probs, train
+from .common import Part, run_parts, trained_model, with_seed
 
 TITLE = "Open questions"
 NOTEBOOK = "ch09_open_questions.ipynb"
@@ -113,9 +116,7 @@ def _few_classes(s: Settings, ds: Dataset, device: str) -> list[dict]:
                                        device=device, train_limit=s.train_limit)
                 dcfg = DistillConfig(T=s.T, alpha=s.alpha)
                 distilled = trained_model("ch09-student", sub, key, s.student, s.student_train, seed, device=device,
-                                          train_limit=s.train_limit, objective=distill_objective(dcfg), teacher=teacher,
-                                          extra_key={"teacher": {"model": s.teacher, "train": with_seed(s.teacher_train, seed)},
-                                                     "distill": dcfg})
+                                          train_limit=s.train_limit, objective=dcfg, teacher=teacher)
                 rows.append({"classes": classes, "count": count, "seed": seed,
                              "teacher": _accuracy(teacher, sub.test), "labels": _accuracy(labels, sub.test),
                              "distilled": _accuracy(distilled, sub.test)})
@@ -150,7 +151,7 @@ def _trees(s: Settings, ds: Dataset, device: str) -> list[dict]:
             log_p = probs_to_logits(torch.tensor(held_out, dtype=torch.float32))
             for T in s.tree_temperatures:
                 student = build_model(s.tree_student, ds.input_shape, ds.num_classes, seed=seed)
-                train(student, ds.train, with_seed(s.student_train, seed), distill_objective(DistillConfig(T=T)),
+                train(student, ds.train, with_seed(s.student_train, seed), DistillConfig(T=T),
                       teacher_logits=log_p, name=f"ch09 from {name} T={T}")
                 rows.append({"teacher": name, "seed": seed, "T": T, "teacher_test": tree_test,
                              "held_out_train_accuracy": float((held_out.argmax(1) == y_train).mean()),
@@ -184,7 +185,7 @@ def _hints(s: Settings, ds: Dataset, device: str) -> list[dict]:
                 hint = s.hint_weight if hint is None else hint
                 base = build_model(ModelConfig("mlp", (width,)), ds.input_shape, ds.num_classes, seed=seed)
                 student = HintStudent(base, s.teacher.widths[-1]).to(device)
-                objective = hint_objective(ds.num_classes, T=s.T, soft_weight=soft, hint_weight=hint)
+                objective = HintObjective(ds.num_classes, T=s.T, soft_weight=soft, hint_weight=hint)
                 train(student, ds.train, with_seed(s.student_train, seed), objective, teacher=hint_teacher,
                       name=f"ch09 {name} width {width}")
                 rows.append({"seed": seed, "width": width, "variant": name,
@@ -199,9 +200,11 @@ def _compute(s: Settings, device: str) -> dict:
             "trees": _trees(s, ds, device), "hints": _hints(s, ds, device)}
 
 
+PARTS = (Part("ch09-open-questions", _compute, tuple(f.name for f in dataclasses.fields(Settings)),
+              name="open_questions"),)
+
+
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
     """Run (or load) the three experiments."""
     s = settings(profile)
-    res = run_or_load("ch09-open-questions", s, lambda: _compute(s, device), profile=profile, seeds=s.seeds,
-                      device=device, recompute=recompute)
-    return {"open_questions": res}
+    return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)

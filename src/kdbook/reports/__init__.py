@@ -12,23 +12,12 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from .. import validate
+from ..chapters import CHAPTER_MODULES, module_name
 
 #: chapter id -> reading module (imported on demand)
-REPORTS: dict[str, str] = {
-    "ch01": "kdbook.reports.ch01_soft_targets",
-    "ch02": "kdbook.reports.ch02_big_to_small",
-    "ch03": "kdbook.reports.ch03_unseen_class",
-    "ch04": "kdbook.reports.ch04_ensembles",
-    "ch05": "kdbook.reports.ch05_three_mysteries",
-    "ch06": "kdbook.reports.ch06_multiview",
-    "ch07": "kdbook.reports.ch07_fidelity",
-    "ch08": "kdbook.reports.ch08_deployment",
-    "ch09": "kdbook.reports.ch09_open_questions",
-}
+REPORTS: dict[str, str] = {c: module_name(__name__, c) for c in CHAPTER_MODULES}
 
 
 def report(name: str) -> ModuleType:
     """The reading module of chapter ``name`` (e.g. 'ch02')."""
-    validate.raise_if([validate.choice("chapter", name, list(REPORTS))])
-    return importlib.import_module(REPORTS[name])
+    return importlib.import_module(module_name(__name__, name))

@@ -1,4 +1,4 @@
-"""A small, importable job for tests and examples of :mod:`kdbook.sweep`."""
+"""A small job for the tests of :mod:`kdbook.sweep` (importable by spawned worker processes)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ def train_digits_member(seed: int, width: int, epochs: int, device: str = "cpu")
     """Train one MLP on digits with ``seed``; return its test accuracy, a weight checksum and the process id."""
     import os
 
-    from .data import load_dataset
-    from .models import ModelConfig, build_model
-    from .train import TrainConfig, evaluate, train
+    from kdbook.data import load_dataset
+    from kdbook.models import ModelConfig, build_model
+    from kdbook.train import TrainConfig, evaluate, train
 
     ds = load_dataset("digits", device=device)
     model = build_model(ModelConfig("mlp", (width,)), ds.input_shape, ds.num_classes, seed=seed)

@@ -1,0 +1,143 @@
+"""Staleness of stored results: which were computed by other library code than today's, which the
+current settings no longer reach, and recomputing one to compare its values with the stored ones."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import provenance as prov
+from .store import ResultStore, list_results
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """One stored result and how it relates to the current code."""
+
+    profile: str
+    kind: str
+    hash: str
+    source: str | None
+    date: str | None
+    reachable: bool          # the current settings of its chapter key this file
+    current_source: bool     # computed by the library source of this checkout
+    uncommitted: bool        # computed from uncommitted library code
+
+    def status(self) -> str:
+        if not self.reachable:
+            return "orphan (no current setting keys it)"
+        if self.current_source:
+            return "current"
+        return "old source (values may differ; recompute to compare)"
+
+
+def expected_paths(profile: str, store: ResultStore | None = None) -> dict[str, Path]:
+    """kind -> the path each chapter part's result has under the current settings of ``profile``."""
+    from .experiments import CHAPTERS, chapter
+    from .experiments.common import part_config
+
+    store = store or ResultStore()
+    out = {}
+    for name in CHAPTERS:
+        mod = chapter(name)
+        s = mod.settings(profile)
+        for part in mod.PARTS:
+            out[part.kind] = store.path(profile, part.kind, part_config(s, part.reads))
+    return out
+
+
+def stored_entries(profile: str = "full", store: ResultStore | None = None) -> list[StoredEntry]:
+    """Every stored result of ``profile`` (benchmarks excluded), with its status."""
+    store = store or ResultStore()
+    expected = {p.resolve() for p in expected_paths(profile, store).values()}
+    current = prov.source_hash()
+    rows = []
+    for r in list_results(store.root, profile):
+        if r["kind"] == "bench" or r.get("device") == "DAMAGED FILE":
+            continue
+        path = (store.root / r["profile"] / r["kind"] / f"{r['hash']}.json").resolve()
+        rows.append(StoredEntry(r["profile"], r["kind"], r["hash"], r.get("source"), r.get("date"),
+                                path in expected, r.get("source") == current, bool(r.get("uncommitted"))))
+    return rows
+
+
+def _leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for k in sorted(value):
+            yield from _leaves(value[k], f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _leaves(v, f"{prefix}[{i}]")
+    else:
+        yield prefix, value
+
+
+def compare_values(stored: Any, fresh: Any, rel: float = 1e-6) -> list[str]:
+    """Where two result values differ: numbers beyond a relative tolerance, anything else unequal."""
+    a, b = dict(_leaves(stored)), dict(_leaves(fresh))
+    problems = [f"{k}: only in the {'stored' if k in a else 'recomputed'} result" for k in sorted(set(a) ^ set(b))]
+    for k in sorted(set(a) & set(b)):
+        x, y = a[k], b[k]
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (x, y))
+        if numbers:
+            both_nan = isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y)
+            if not both_nan and not math.isclose(x, y, rel_tol=rel, abs_tol=rel):
+                problems.append(f"{k}: stored {x!r}, recomputed {y!r}")
+        elif x != y and not (k.endswith("seconds") or "latency" in k):
+            problems.append(f"{k}: stored {x!r}, recomputed {y!r}")
+    return [p for p in problems if not _timing(p)]
+
+
+def _timing(problem: str) -> bool:
+    """Timings never reproduce exactly; they are not part of the comparison."""
+    key = problem.split(":", 1)[0]
+    return any(word in key for word in ("seconds", "latency", "_ms", "speedup", "throughput"))
+
+
+def recompute_and_compare(kind: str, profile: str = "full", device: str = "cpu", rel: float = 1e-6,
+                          store_if_same: bool = False) -> tuple[list[str], float]:
+    """Recompute the part ``kind`` from scratch (fresh result store and model cache, so nothing
+    cached is reused) and compare its values with the stored result. Returns (differences, seconds).
+    With ``store_if_same``, a recomputation that reproduces the stored values replaces the stored
+    result, so that it carries this source's provenance."""
+    import time
+
+    from .experiments import CHAPTERS, chapter
+    from .experiments.common import part_config, run_parts
+
+    store = ResultStore()
+    for name in CHAPTERS:
+        mod = chapter(name)
+        for part in mod.PARTS:
+            if part.kind != kind:
+                continue
+            s = mod.settings(profile)
+            stored = store.load(profile, kind, part_config(s, part.reads))
+            if stored is None:
+                return [f"{kind}: no stored {profile} result under the current settings"], 0.0
+            saved = {k: os.environ.get(k) for k in ("KDBOOK_RESULTS", "KDBOOK_CACHE")}
+            with tempfile.TemporaryDirectory() as tmp:
+                os.environ["KDBOOK_RESULTS"], os.environ["KDBOOK_CACHE"] = f"{tmp}/results", f"{tmp}/cache"
+                try:
+                    start = time.perf_counter()
+                    fresh = next(iter(run_parts([part], s, profile=profile, device=device, recompute=True,
+                                                seeds=stored.provenance.get("seeds", [])).values()))
+                    seconds = time.perf_counter() - start
+                finally:
+                    for k, v in saved.items():
+                        if v is None:
+                            os.environ.pop(k, None)
+                        else:
+                            os.environ[k] = v
+            problems = compare_values(stored.value, fresh.value, rel)
+            if store_if_same and not problems:
+                record = dict(fresh.provenance, reproduces={"source": stored.provenance.get("source_hash"),
+                                                            "date": stored.provenance.get("date")})
+                store.save(profile, kind, part_config(s, part.reads), fresh.value, record)
+            return problems, seconds
+    raise KeyError(f"unknown result kind {kind!r}")
