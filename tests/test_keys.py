@@ -127,3 +127,14 @@ def test_profiles_lists_each_chapters_own_seeds():
 def test_kdbook_train_refuses_an_infinite_temperature():
     out = _cli("train", "--teacher-widths", "16", "--T", "inf", "--epochs", "1")
     assert out.returncode == 2 and "T must be finite, got inf" in out.stderr
+
+
+def test_recomputing_a_stored_result_from_scratch_reproduces_it():
+    from kdbook.verify import recompute_and_compare
+
+    stored = chapter("ch06").run("smoke", "cpu")["multiview"]
+    [(kind, problems, seconds)] = list(recompute_and_compare(["ch06-multiview"], "smoke"))
+    assert kind == "ch06-multiview" and problems == [] and seconds > 0
+    assert stored.path.is_file()  # the stored result is left alone without store_if_same
+    with pytest.raises(KeyError, match="unknown result kind"):
+        list(recompute_and_compare(["ch99-nothing"], "smoke"))

@@ -160,12 +160,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     get_profile(args.profile)
     if args.recompute:
         failed = 0
-        for kind in args.recompute:
-            print(f"recomputing {kind} ({args.profile}) from scratch ...", flush=True)
-            problems, seconds = recompute_and_compare(kind, args.profile, args.device, args.rel,
-                                                      store_if_same=args.store)
+        print(f"recomputing {', '.join(args.recompute)} ({args.profile}) from scratch ...", flush=True)
+        for kind, problems, seconds in recompute_and_compare(args.recompute, args.profile, args.device, args.rel,
+                                                             store_if_same=args.store):
             print(f"{kind}: {'same values' if not problems else f'{len(problems)} differences'} "
-                  f"(recomputed in {seconds:.0f} s)")
+                  f"(recomputed in {seconds:.0f} s)"
+                  + (", stored with this source's provenance" if args.store and not problems else ""), flush=True)
             for problem in problems[:20]:
                 print(f"  {problem}")
             failed += bool(problems)

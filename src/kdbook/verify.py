@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,45 +99,47 @@ def _timing(problem: str) -> bool:
     return any(word in key for word in ("seconds", "latency", "_ms", "speedup", "throughput"))
 
 
-def recompute_and_compare(kind: str, profile: str = "full", device: str = "cpu", rel: float = 1e-6,
-                          store_if_same: bool = False) -> tuple[list[str], float]:
-    """Recompute the part ``kind`` from scratch (fresh result store and model cache, so nothing
-    cached is reused) and compare its values with the stored result. Returns (differences, seconds).
-    With ``store_if_same``, a recomputation that reproduces the stored values replaces the stored
-    result, so that it carries this source's provenance."""
+def recompute_and_compare(kinds: Sequence[str], profile: str = "full", device: str = "cpu", rel: float = 1e-6,
+                          store_if_same: bool = False) -> Iterator[tuple[str, list[str], float]]:
+    """Recompute each part in ``kinds`` from scratch and compare its values with the stored result,
+    yielding (kind, differences, seconds) as each finishes. The parts share one fresh result store
+    and model cache (so a chapter's members are trained once, by this code, for all its parts) and
+    reuse nothing cached before. With ``store_if_same``, a recomputation that reproduces the stored
+    values replaces the stored result, so that it carries this source's provenance."""
     import time
 
     from .experiments import CHAPTERS, chapter
     from .experiments.common import part_config, run_parts
 
+    parts = {part.kind: (chapter(name), part) for name in CHAPTERS for part in chapter(name).PARTS}
+    unknown = [k for k in kinds if k not in parts]
+    if unknown:
+        raise KeyError(f"unknown result kind {unknown[0]!r}; one of {', '.join(sorted(parts))}")
     store = ResultStore()
-    for name in CHAPTERS:
-        mod = chapter(name)
-        for part in mod.PARTS:
-            if part.kind != kind:
-                continue
-            s = mod.settings(profile)
-            stored = store.load(profile, kind, part_config(s, part.reads))
-            if stored is None:
-                return [f"{kind}: no stored {profile} result under the current settings"], 0.0
-            saved = {k: os.environ.get(k) for k in ("KDBOOK_RESULTS", "KDBOOK_CACHE")}
-            with tempfile.TemporaryDirectory() as tmp:
-                os.environ["KDBOOK_RESULTS"], os.environ["KDBOOK_CACHE"] = f"{tmp}/results", f"{tmp}/cache"
-                try:
-                    start = time.perf_counter()
-                    fresh = next(iter(run_parts([part], s, profile=profile, device=device, recompute=True,
-                                                seeds=stored.provenance.get("seeds", [])).values()))
-                    seconds = time.perf_counter() - start
-                finally:
-                    for k, v in saved.items():
-                        if v is None:
-                            os.environ.pop(k, None)
-                        else:
-                            os.environ[k] = v
-            problems = compare_values(stored.value, fresh.value, rel)
-            if store_if_same and not problems:
-                record = dict(fresh.provenance, reproduces={"source": stored.provenance.get("source_hash"),
-                                                            "date": stored.provenance.get("date")})
-                store.save(profile, kind, part_config(s, part.reads), fresh.value, record)
-            return problems, seconds
-    raise KeyError(f"unknown result kind {kind!r}")
+    saved = {k: os.environ.get(k) for k in ("KDBOOK_RESULTS", "KDBOOK_CACHE")}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["KDBOOK_RESULTS"], os.environ["KDBOOK_CACHE"] = f"{tmp}/results", f"{tmp}/cache"
+        try:
+            for kind in kinds:
+                mod, part = parts[kind]
+                s = mod.settings(profile)
+                stored = store.load(profile, kind, part_config(s, part.reads))
+                if stored is None:
+                    yield kind, [f"no stored {profile} result under the current settings"], 0.0
+                    continue
+                start = time.perf_counter()
+                fresh = next(iter(run_parts([part], s, profile=profile, device=device, recompute=True,
+                                            seeds=stored.provenance.get("seeds", [])).values()))
+                seconds = time.perf_counter() - start
+                problems = compare_values(stored.value, fresh.value, rel)
+                if store_if_same and not problems:
+                    record = dict(fresh.provenance, reproduces={"source": stored.provenance.get("source_hash"),
+                                                                "date": stored.provenance.get("date")})
+                    store.save(profile, kind, part_config(s, part.reads), fresh.value, record)
+                yield kind, problems, seconds
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
