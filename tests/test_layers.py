@@ -65,3 +65,10 @@ def test_the_logic_check_catches_definitions_and_sentences():
 def test_notebook_cells_hold_calls_not_logic(path):
     problems = [f"cell {i}: {p}" for i, src in _code_cells(path) for p in logic_in_cell(src)]
     assert problems == []
+
+
+def test_the_validation_module_is_never_imported_under_a_short_alias():
+    """`validate as v` was shadowed by a loop variable (`for k, v in ...`) in a chapter module."""
+    offenders = [str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "src" / "kdbook").rglob("*.py")
+                 if re.search(r"import validate as \w+", p.read_text())]
+    assert offenders == []

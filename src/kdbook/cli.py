@@ -63,20 +63,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .losses import DistillConfig
     from .train import TrainConfig, evaluate, label_objective, train
 
-    from . import validate as v
+    from . import validate
     from .data import available
 
     # Validate everything, and report every problem, before loading data or training.
     distill = args.teacher_widths is not None
-    model_cfg, train_cfg, teacher_cfg, distill_cfg, _ = v.collect(
+    model_cfg, train_cfg, teacher_cfg, distill_cfg, _ = validate.collect(
         lambda: ModelConfig(args.model, tuple(args.widths), dropout=args.dropout),
         lambda: TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                             optimizer=args.optimizer, seed=args.seed, augment=args.augment,
                             precision=args.precision, compile=args.compile),
         lambda: ModelConfig(args.model, tuple(args.teacher_widths), dropout=args.dropout) if distill else None,
         lambda: DistillConfig(T=args.T, alpha=args.alpha),
-        lambda: v.raise_if([v.choice("dataset", args.dataset, available()),
-                            None if args.train_limit is None else v.positive_int("train_limit", args.train_limit)]),
+        lambda: validate.raise_if([validate.choice("dataset", args.dataset, available()),
+                            None if args.train_limit is None else validate.positive_int("train_limit", args.train_limit)]),
     )
     device = resolve_device(args.device)
     ds = load_dataset(args.dataset, device=device, train_limit=args.train_limit)

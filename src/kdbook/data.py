@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import validate as v
+from . import validate
 from .errors import ConfigError, DatasetUnavailable
 
 #: Where the Debian package ``dataset-fashion-mnist`` puts its files.
@@ -137,8 +137,8 @@ def split_indices(n: int, val_size: int, seed: int = 0) -> tuple[torch.Tensor, t
 def load_dataset(name: str, *, device: str | torch.device = "cpu", train_limit: int | None = None,
                  val_size: int | None = None, split_seed: int = 0) -> Dataset:
     """Load ``name`` with fixed splits; ``train_limit`` keeps a seeded subset of the training split."""
-    v.raise_if([v.choice("dataset", name, available()),
-                None if train_limit is None else v.positive_int("train_limit", train_limit)])
+    validate.raise_if([validate.choice("dataset", name, available()),
+                None if train_limit is None else validate.positive_int("train_limit", train_limit)])
     x_tr, y_tr, x_te, y_te, classes, source = _LOADERS[name]()
     n_val = _VAL_SIZE[name] if val_size is None else val_size
     tr_idx, va_idx = split_indices(len(y_tr), n_val, split_seed)
@@ -162,8 +162,8 @@ def load_dataset(name: str, *, device: str | torch.device = "cpu", train_limit: 
 def restrict_classes(ds: Dataset, classes) -> Dataset:
     """The examples of ``classes`` only, relabelled 0..len(classes)-1 in the given order."""
     classes = list(classes)
-    v.raise_if([
-        v.non_empty("classes", classes),
+    validate.raise_if([
+        validate.non_empty("classes", classes),
         None if all(isinstance(c, int) and 0 <= c < ds.num_classes for c in classes)
         else f"classes must be integers in [0, {ds.num_classes}), got {classes!r}",
         None if len(set(classes)) == len(classes) else f"classes must be distinct, got {classes!r}",

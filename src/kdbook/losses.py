@@ -22,7 +22,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from . import validate as v
+from . import validate
 
 _TINY = torch.finfo(torch.float32).tiny
 
@@ -100,8 +100,8 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float
     ``teacher_is_probs``; they are then tempered as ``p ** (1/T)``. ``alpha`` is the weight of the
     soft term; ``alpha < 1`` requires ``labels``.
     """
-    v.raise_if([v.positive("T", T), v.unit_interval("alpha", alpha),
-                v.choice("soft_loss", soft_loss, sorted(SOFT_LOSSES)),
+    validate.raise_if([validate.positive("T", T), validate.unit_interval("alpha", alpha),
+                validate.choice("soft_loss", soft_loss, sorted(SOFT_LOSSES)),
                 "labels are required when alpha < 1" if alpha < 1 and labels is None else None], "kd_loss")
     if teacher_is_probs:
         teacher_logits = probs_to_logits(teacher_logits)
@@ -128,7 +128,7 @@ class LabelObjective:
     uses_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        v.raise_if([v.probability_open("label_smoothing", self.label_smoothing)], "labels")
+        validate.raise_if([validate.probability_open("label_smoothing", self.label_smoothing)], "labels")
 
     def __call__(self, logits: torch.Tensor, labels: torch.Tensor, teacher_logits: torch.Tensor | None = None
                  ) -> dict[str, torch.Tensor]:
@@ -151,10 +151,10 @@ class DistillObjective:
     needs_teacher: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        v.raise_if([
-            v.positive("T", self.T),
-            v.unit_interval("alpha", self.alpha),
-            v.choice("soft_loss", self.soft_loss, sorted(SOFT_LOSSES)),
+        validate.raise_if([
+            validate.positive("T", self.T),
+            validate.unit_interval("alpha", self.alpha),
+            validate.choice("soft_loss", self.soft_loss, sorted(SOFT_LOSSES)),
         ], "distill")
 
     @property
@@ -187,9 +187,9 @@ class HintObjective:
     needs_teacher: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        v.raise_if([v.positive_int("num_classes", self.num_classes), v.positive("T", self.T),
-                    v.unit_interval("soft_weight", self.soft_weight),
-                    v.non_negative("hint_weight", self.hint_weight)], "hint")
+        validate.raise_if([validate.positive_int("num_classes", self.num_classes), validate.positive("T", self.T),
+                    validate.unit_interval("soft_weight", self.soft_weight),
+                    validate.non_negative("hint_weight", self.hint_weight)], "hint")
 
     @property
     def uses_labels(self) -> bool:
@@ -224,5 +224,5 @@ COMBINERS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 def combine_probs(member_probs: torch.Tensor, method: str = "arithmetic") -> torch.Tensor:
     """Combine members' probabilities (M, B, C) into (B, C): arithmetic or (renormalised) geometric mean."""
-    v.raise_if([v.choice("method", method, sorted(COMBINERS))], "combine_probs")
+    validate.raise_if([validate.choice("method", method, sorted(COMBINERS))], "combine_probs")
     return COMBINERS[method](member_probs)

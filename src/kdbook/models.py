@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import validate as v
+from . import validate
 
 
 class MLP(nn.Module):
@@ -132,13 +132,13 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(self.widths))
-        v.raise_if([
-            v.choice("model kind", self.kind, sorted(BUILDERS)),
-            v.widths("widths", self.widths),
+        validate.raise_if([
+            validate.choice("model kind", self.kind, sorted(BUILDERS)),
+            validate.widths("widths", self.widths),
             None if self.widths or self.kind == "mlp" else f"widths must not be empty for a {self.kind}",
             None if self.kind != "rf" or len(self.widths) == 1 else "a random-feature model ('rf') has one width",
-            v.probability_open("dropout", self.dropout),
-            v.probability_open("input_dropout", self.input_dropout),
+            validate.probability_open("dropout", self.dropout),
+            validate.probability_open("input_dropout", self.input_dropout),
             None if self.kind != "resnet" or (isinstance(self.depth, int) and self.depth >= 8 and (self.depth - 2) % 6 == 0)
             else f"a resnet's depth must be 6n+2 with n >= 1 (20, 32, 56, ...), got {self.depth!r}",
         ], "model")

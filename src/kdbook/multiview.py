@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import validate as v
+from . import validate
 from .errors import TrainingDiverged
 from .losses import soften
 
@@ -40,25 +40,25 @@ class MultiViewData:
     noise_std: float = 0.06
 
     def __post_init__(self) -> None:
-        v.raise_if([
-            v.positive_int("num_classes", self.num_classes),
+        validate.raise_if([
+            validate.positive_int("num_classes", self.num_classes),
             None if self.num_classes >= 2 else "num_classes must be at least 2",
-            v.positive_int("views", self.views),
-            v.positive_int("patches", self.patches),
-            v.positive_int("feature_patches", self.feature_patches),
+            validate.positive_int("views", self.views),
+            validate.positive_int("patches", self.patches),
+            validate.positive_int("feature_patches", self.feature_patches),
             None if self.feature_patches * (self.views + self.off_class_features) <= self.patches
             else "patches must be at least feature_patches * (views + off_class_features)",
             None if self.dim >= self.num_classes * self.views
             else f"dim must be at least num_classes * views = {self.num_classes * self.views}, got {self.dim}",
-            v.unit_interval("single_view_fraction", self.single_view_fraction),
+            validate.unit_interval("single_view_fraction", self.single_view_fraction),
             None if 0 < self.view_weight[0] <= self.view_weight[1]
             else f"view_weight must be (low, high) with 0 < low <= high, got {self.view_weight}",
-            v.non_negative("faint_weight", self.faint_weight),
-            v.non_negative_int("off_class_features", self.off_class_features),
+            validate.non_negative("faint_weight", self.faint_weight),
+            validate.non_negative_int("off_class_features", self.off_class_features),
             None if self.off_class_features < self.num_classes
             else "off_class_features must be smaller than num_classes",
-            v.non_negative("off_class_weight", self.off_class_weight),
-            v.non_negative("noise_std", self.noise_std),
+            validate.non_negative("off_class_weight", self.off_class_weight),
+            validate.non_negative("noise_std", self.noise_std),
         ], "multi-view data")
 
 
@@ -123,8 +123,8 @@ class PatchNetConfig:
     init_std: float = 0.02
 
     def __post_init__(self) -> None:
-        v.raise_if([v.positive_int("channels", self.channels), v.positive_int("q", self.q),
-                    v.positive("threshold", self.threshold), v.positive("init_std", self.init_std)], "patch net")
+        validate.raise_if([validate.positive_int("channels", self.channels), validate.positive_int("q", self.q),
+                    validate.positive("threshold", self.threshold), validate.positive("init_std", self.init_std)], "patch net")
 
 
 def smoothed_relu(z: torch.Tensor, q: int, threshold: float) -> torch.Tensor:
@@ -159,8 +159,8 @@ class GDConfig:
     tol: float | None = None
 
     def __post_init__(self) -> None:
-        v.raise_if([v.positive_int("steps", self.steps), v.positive("lr", self.lr),
-                    None if self.tol is None else v.positive("tol", self.tol)], "gradient descent")
+        validate.raise_if([validate.positive_int("steps", self.steps), validate.positive("lr", self.lr),
+                    None if self.tol is None else validate.positive("tol", self.tol)], "gradient descent")
 
 
 def fit(w0: torch.Tensor, data: MultiViewSet, net: PatchNetConfig, gd: GDConfig,

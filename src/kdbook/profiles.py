@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import validate as v
+from . import validate
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ PROFILES: dict[str, Profile] = {
 
 def get_profile(name: str) -> Profile:
     """The profile called ``name``, or a ConfigError listing the valid names."""
-    v.raise_if([v.choice("profile", name, list(PROFILES))])
+    validate.raise_if([validate.choice("profile", name, list(PROFILES))])
     return PROFILES[name]
 
 
@@ -47,7 +47,7 @@ def resolve_device(device: str | None = "auto") -> str:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        v.raise_if([f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}"])
+        validate.raise_if([f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}"])
     if dev.type == "cuda" and not torch.cuda.is_available():
-        v.raise_if([f"device {device!r} requested but no CUDA GPU is visible"])
+        validate.raise_if([f"device {device!r} requested but no CUDA GPU is visible"])
     return str(dev)

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import validate as v
+from . import validate
 
 
 def _init_worker(threads: int) -> None:
@@ -40,7 +40,7 @@ def run_parallel(fn: Callable[..., Any], jobs: Sequence[dict], *, devices: Seque
     """
     devices = list(devices or available_devices())
     workers = workers or len(devices)
-    v.raise_if([v.positive_int("workers", workers), v.non_empty("devices", devices)], "run_parallel")
+    validate.raise_if([validate.positive_int("workers", workers), validate.non_empty("devices", devices)], "run_parallel")
     if workers == 1:
         return [fn(**job, device=devices[i % len(devices)]) for i, job in enumerate(jobs)]
     threads = max(1, (os.cpu_count() or 1) // workers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from . import validate as v
+from . import validate
 from .data import Dataset, Split
 
 
@@ -13,8 +13,8 @@ def gaussian_teacher_task(*, dim: int = 50, num_classes: int = 10, width: int = 
     """Standard Gaussian inputs in R^dim labelled by the argmax of a fixed random two-layer ReLU
     network (its logits centred per class on the training inputs so that classes are roughly
     balanced). The inputs have no features, let alone several views of one."""
-    v.raise_if([v.positive_int("dim", dim), v.positive_int("width", width), v.positive_int("n_train", n_train),
-                v.positive_int("n_val", n_val), v.positive_int("n_test", n_test),
+    validate.raise_if([validate.positive_int("dim", dim), validate.positive_int("width", width), validate.positive_int("n_train", n_train),
+                validate.positive_int("n_val", n_val), validate.positive_int("n_test", n_test),
                 None if isinstance(num_classes, int) and num_classes >= 2 else "num_classes must be an integer >= 2"],
                "gaussian task")
     g = torch.Generator().manual_seed(seed)

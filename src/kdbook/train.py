@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from . import augment as aug
 from . import checkpoint as ckpt
 from . import metrics
-from . import validate as v
+from . import validate
 from .data import Split
 from .errors import ConfigError, TrainingDiverged
 from .losses import LabelObjective, Objective
@@ -78,19 +78,19 @@ class TrainConfig:
     clip_grad_norm: float = 0.0
 
     def __post_init__(self) -> None:
-        v.raise_if([
-            v.positive_int("epochs", self.epochs),
-            v.positive_int("batch_size", self.batch_size),
-            v.positive("lr", self.lr),
-            v.choice("optimizer", self.optimizer, sorted(OPTIMIZERS)),
-            v.unit_interval("momentum", self.momentum),
-            v.non_negative("weight_decay", self.weight_decay),
-            v.choice("schedule", self.schedule, SCHEDULES),
-            v.choice("augment", self.augment, sorted(aug.POLICIES)),
-            v.non_negative_int("augment_px", self.augment_px),
-            v.non_negative_int("seed", self.seed),
-            v.choice("precision", self.precision, sorted(PRECISIONS)),
-            v.non_negative("clip_grad_norm", self.clip_grad_norm),
+        validate.raise_if([
+            validate.positive_int("epochs", self.epochs),
+            validate.positive_int("batch_size", self.batch_size),
+            validate.positive("lr", self.lr),
+            validate.choice("optimizer", self.optimizer, sorted(OPTIMIZERS)),
+            validate.unit_interval("momentum", self.momentum),
+            validate.non_negative("weight_decay", self.weight_decay),
+            validate.choice("schedule", self.schedule, SCHEDULES),
+            validate.choice("augment", self.augment, sorted(aug.POLICIES)),
+            validate.non_negative_int("augment_px", self.augment_px),
+            validate.non_negative_int("seed", self.seed),
+            validate.choice("precision", self.precision, sorted(PRECISIONS)),
+            validate.non_negative("clip_grad_norm", self.clip_grad_norm),
         ], "train")
 
     def with_seed(self, seed: int) -> "TrainConfig":

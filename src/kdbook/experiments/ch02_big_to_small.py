@@ -28,7 +28,7 @@ from ..store import StoredResult
 from ..teachers import freeze
 from ..losses import DistillConfig
 from ..train import TrainConfig, predict_probs
-from .. import validate as v
+from .. import validate
 from .common import Part, run_parts, trained_model, trained_run
 
 TITLE = "Distilling a big net into a small one"
@@ -69,19 +69,19 @@ class Settings:
     version: int = 1
 
     def __post_init__(self) -> None:
-        v.raise_if([
-            v.non_empty("regimes", self.regimes),
+        validate.raise_if([
+            validate.non_empty("regimes", self.regimes),
             None if 0 <= self.sweep_regime < len(self.regimes) else
             f"sweep_regime must index regimes (0..{len(self.regimes) - 1}), got {self.sweep_regime}",
-            v.seeds("seeds", self.seeds),
-            v.seeds("sweep_seeds", self.sweep_seeds),
+            validate.seeds("seeds", self.seeds),
+            validate.seeds("sweep_seeds", self.sweep_seeds),
             None if set(self.sweep_seeds) <= set(self.seeds) else "sweep_seeds must be a subset of seeds",
-            v.widths("sweep_widths", self.sweep_widths),
-            v.positive_int("student_width", self.student_width),
-            v.positive("T", self.T),
-            v.non_empty("sweep_temperatures", self.sweep_temperatures),
-            *(v.positive("sweep temperature", t) for t in self.sweep_temperatures),
-            v.unit_interval("small_fraction", self.small_fraction),
+            validate.widths("sweep_widths", self.sweep_widths),
+            validate.positive_int("student_width", self.student_width),
+            validate.positive("T", self.T),
+            validate.non_empty("sweep_temperatures", self.sweep_temperatures),
+            *(validate.positive("sweep temperature", t) for t in self.sweep_temperatures),
+            validate.unit_interval("small_fraction", self.small_fraction),
             None if self.small_train.early_stopping else "small_train must use early_stopping",
         ], "ch02 settings")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import validate as v
+from .. import validate
 from ..data import Dataset, Split, load_dataset
 from ..models import ModelConfig
 from ..profiles import get_profile
@@ -45,12 +45,12 @@ class Settings:
     version: int = 1
 
     def __post_init__(self) -> None:
-        v.raise_if([
-            v.choice("teacher_from", self.teacher_from, sorted(ch02.SETTINGS)),
-            v.positive("T", self.T),
-            v.seeds("seeds", self.seeds),
-            v.non_empty("shifts_up", self.shifts_up),
-            v.non_empty("shifts_down", self.shifts_down),
+        validate.raise_if([
+            validate.choice("teacher_from", self.teacher_from, sorted(ch02.SETTINGS)),
+            validate.positive("T", self.T),
+            validate.seeds("seeds", self.seeds),
+            validate.non_empty("shifts_up", self.shifts_up),
+            validate.non_empty("shifts_down", self.shifts_down),
             None if len(set(self.kept_classes)) == 2 else "kept_classes must be two different classes",
             None if 0.0 in self.shifts_up and 0.0 in self.shifts_down else "the shift grids must contain 0",
         ], "ch03 settings")

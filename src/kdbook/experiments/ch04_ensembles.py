@@ -21,7 +21,7 @@ import torch
 
 from .. import metrics
 from .. import specialists as sp
-from .. import validate as v
+from .. import validate
 from ..data import load_dataset
 from ..losses import combine_probs
 from ..models import ModelConfig
@@ -55,15 +55,15 @@ class Settings:
     version: int = 1
 
     def __post_init__(self) -> None:
-        v.raise_if([
-            v.positive_int("n_members", self.n_members),
+        validate.raise_if([
+            validate.positive_int("n_members", self.n_members),
             None if self.n_members >= 2 else "n_members must be at least 2",
-            v.positive_int("resamples", self.resamples),
-            v.positive("T", self.T),
-            v.seeds("student_seeds", self.student_seeds),
-            v.positive_int("n_clusters", self.n_clusters),
-            v.positive_int("top_n", self.top_n),
-            v.positive_int("combine_steps", self.combine_steps),
+            validate.positive_int("resamples", self.resamples),
+            validate.positive("T", self.T),
+            validate.seeds("student_seeds", self.student_seeds),
+            validate.positive_int("n_clusters", self.n_clusters),
+            validate.positive_int("top_n", self.top_n),
+            validate.positive_int("combine_steps", self.combine_steps),
         ], "ch04 settings")
 
     @property

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import metrics
-from .. import validate as v
+from .. import validate
 from ..data import Dataset, load_dataset
 from ..losses import combine_probs
 from ..models import ModelConfig
@@ -46,11 +46,11 @@ class Setting:
     students_per_ensemble: int = 3
 
     def __post_init__(self) -> None:
-        v.raise_if([v.positive_int("n_members", self.n_members),
+        validate.raise_if([validate.positive_int("n_members", self.n_members),
                     None if isinstance(self.students_per_ensemble, int) and self.students_per_ensemble >= 2
                     else "students_per_ensemble must be an integer >= 2",
                     None if self.n_members >= 2 else "n_members must be at least 2",
-                    v.seeds("seeds", self.seeds), v.positive("T", self.T),
+                    validate.seeds("seeds", self.seeds), validate.positive("T", self.T),
                     None if len(self.seeds) >= 2 else "seeds must hold at least 2 seeds"],
                    "ch05 setting")
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from .. import multiview as mv
-from .. import validate as v
+from .. import validate
 from ..losses import combine_probs, probs_to_logits, soften
 from ..profiles import get_profile
 from ..store import StoredResult
@@ -50,15 +50,15 @@ class Settings:
     version: int = 1
 
     def __post_init__(self) -> None:
-        v.raise_if([
-            v.positive_int("n_train", self.n_train), v.positive_int("n_test", self.n_test),
-            v.seeds("member_seeds", self.member_seeds), v.seeds("student_seeds", self.student_seeds),
+        validate.raise_if([
+            validate.positive_int("n_train", self.n_train), validate.positive_int("n_test", self.n_test),
+            validate.seeds("member_seeds", self.member_seeds), validate.seeds("student_seeds", self.student_seeds),
             None if len(self.member_seeds) >= 2 else "member_seeds must hold at least 2 seeds",
             None if len(self.student_seeds) <= len(self.member_seeds)
             else "student_seeds may not outnumber member_seeds (each self-distilled student has its own teacher)",
-            v.positive("T", self.T),
-            *[v.unit_interval("sweep_fractions", f) for f in self.sweep_fractions],
-            v.positive_int("sweep_members", self.sweep_members), v.positive_int("control_members", self.control_members),
+            validate.positive("T", self.T),
+            *[validate.unit_interval("sweep_fractions", f) for f in self.sweep_fractions],
+            validate.positive_int("sweep_members", self.sweep_members), validate.positive_int("control_members", self.control_members),
         ], "ch06 settings")
 
     @property

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import metrics
-from .. import validate as v
+from .. import validate
 from ..data import Dataset, Split, load_dataset
 from ..models import ModelConfig
 from ..profiles import get_profile
@@ -74,13 +74,13 @@ class Settings:
     version: int = 1
 
     def __post_init__(self) -> None:
-        v.raise_if([
-            v.seeds("seeds", self.seeds),
+        validate.raise_if([
+            validate.seeds("seeds", self.seeds),
             None if len(self.seeds) >= 2 else "seeds must hold at least 2 seeds",
             None if self.teacher_sizes and all(isinstance(k, int) and k >= 1 for k in self.teacher_sizes)
             else f"teacher_sizes must be integers >= 1, got {self.teacher_sizes!r}",
             None if 1 in self.teacher_sizes else "teacher_sizes must include 1 (the self-distillation teacher)",
-            v.positive_int("teacher_seed_stride", self.teacher_seed_stride),
+            validate.positive_int("teacher_seed_stride", self.teacher_seed_stride),
             None if max(self.teacher_sizes, default=1) <= self.teacher_seed_stride
             else "teacher_seed_stride must be at least the largest teacher size (seeds would overlap)",
             None if self.temperatures and all(isinstance(t, (int, float)) and t > 0 for t in self.temperatures)
@@ -88,7 +88,7 @@ class Settings:
             None if self.policies and set(self.policies) <= set(AUGMENTATIONS)
             else f"policies must be among {sorted(AUGMENTATIONS)}, got {self.policies!r}",
             None if self.policy_teacher in self.teacher_sizes else "policy_teacher must be one of teacher_sizes",
-            v.positive_int("opt_subset", self.opt_subset),
+            validate.positive_int("opt_subset", self.opt_subset),
             None if self.opt_runs and all(c.augment == "none" for c in self.opt_runs)
             else "opt_runs must be non-empty and without augmentation (train agreement is measured on the transfer set)",
             None if len({c.optimizer for c in self.opt_runs}) == len(self.opt_runs)
