@@ -97,7 +97,7 @@ def test_fixed_teacher_logits_without_a_spec_are_refused(digits):
 
 def test_compare_values_reports_numbers_beyond_tolerance_and_ignores_timings():
     stored = {"rows": [{"acc": 0.5, "seconds": 3.0}], "name": "a", "nan": float("nan")}
-    same = {"rows": [{"acc": 0.5 + 1e-9, "seconds": 9.0}], "name": "a", "nan": float("nan")}
+    same = {"rows": [{"acc": 0.5 + 1e-6, "seconds": 9.0}], "name": "a", "nan": float("nan")}
     assert compare_values(stored, same) == []
     other = {"rows": [{"acc": 0.6, "seconds": 3.0}], "name": "b", "extra": 1}
     assert compare_values(stored, other) == ["extra: only in the recomputed result", "nan: only in the stored result",

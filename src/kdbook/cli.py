@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="full", choices=list(PROFILES))
     p.add_argument("--recompute", nargs="*", metavar="KIND", default=None,
                    help="recompute these results (e.g. ch06-multiview) from scratch and compare with the stored values")
-    p.add_argument("--rel", type=float, default=1e-6, help="relative tolerance of the comparison")
+    p.add_argument("--rel", type=float, default=1e-4, help="relative tolerance of the comparison")
     p.add_argument("--store", action="store_true",
                    help="with --recompute: replace a stored result its recomputation reproduces (new provenance)")
     p.add_argument("--device", default="cpu")
