@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from . import validate
+from .train import trial_step_limit
 from .errors import TrainingDiverged
 from .losses import soften
 
@@ -177,7 +178,8 @@ def fit(w0: torch.Tensor, data: MultiViewSet, net: PatchNetConfig, gd: GDConfig,
         entropy = -(t * t.clamp_min(1e-30).log()).sum(dim=(1, 2)) * T * T / n
     losses = []
     active = torch.ones(S, dtype=torch.bool)
-    for step in range(gd.steps):
+    limit = trial_step_limit()
+    for step in range(gd.steps if limit is None else min(gd.steps, limit)):
         z = logits(w, data.x, net)
         if targets is None:
             per_net = torch.nn.functional.cross_entropy(z.transpose(1, 2), data.y.expand(S, n),

@@ -48,6 +48,12 @@ def uncommitted_source() -> bool | None:
     return bool(out.stdout.strip()) if out.returncode == 0 else None
 
 
+# Read once, when the library is imported: they describe the code this process runs, even if the
+# files change on disk while a long run goes on.
+source_hash()
+uncommitted_source()
+
+
 def device_name(device: str | torch.device) -> str:
     """A readable name of the device: the GPU's model, or the CPU's architecture and core count."""
     device = torch.device(device)

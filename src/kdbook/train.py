@@ -13,6 +13,7 @@ A :class:`Runner` says only how a batch is forwarded and reduced: :class:`Single
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import os
 import time
@@ -44,6 +45,28 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
 SCHEDULES = ("cosine", "constant")
 #: Forward-pass precision: 'bf16' runs the model under autocast (losses stay in float32).
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
+
+
+#: Inside :func:`trial_steps`, every run stops after this many optimisation steps.
+_TRIAL_STEPS: contextvars.ContextVar[int | None] = contextvars.ContextVar("kdbook_trial_steps", default=None)
+
+
+@contextlib.contextmanager
+def trial_steps(n: int = 1):
+    """Within this block every training run stops after ``n`` optimisation steps: a trial that walks
+    every code path of a chapter (e.g. its ``paper`` settings on a tiny fixture) in seconds.
+    Its numbers mean nothing; never store them as results."""
+    validate.raise_if([validate.positive_int("trial steps", n)])
+    token = _TRIAL_STEPS.set(n)
+    try:
+        yield
+    finally:
+        _TRIAL_STEPS.reset(token)
+
+
+def trial_step_limit() -> int | None:
+    """The step limit of the enclosing :func:`trial_steps` block, or None."""
+    return _TRIAL_STEPS.get()
 
 
 def autocast(device: torch.device, precision: str):
@@ -301,6 +324,7 @@ def fit(runner: Runner, data: Split, cfg: TrainConfig, objective: Objective = la
     start = time.perf_counter() - history.seconds
     first = len(history.epochs)
     bar = tqdm(range(first, cfg.epochs), desc=name, disable=not show, leave=False, initial=first, total=cfg.epochs)
+    step_limit, steps_done = trial_step_limit(), 0
     for epoch in bar:
         runner.module.train()
         orders = torch.stack([torch.randperm(n, generator=g) for g in runner.generators]).to(device)  # (S, n)
@@ -335,6 +359,9 @@ def fit(runner: Runner, data: Split, cfg: TrainConfig, objective: Objective = la
             for k, val_ in losses.items():  # accumulated on the device: no sync per step
                 sums[k] = sums.get(k, 0.0) + val_.detach() * idx.shape[1]
             seen += idx.shape[1]
+            steps_done += 1
+            if step_limit is not None and steps_done >= step_limit:
+                break
         sums, seen = runner.reduce(sums, seen)
         record = {k: float(s) / seen for k, s in sums.items()}
         record["loss"] = sum(record.values())
@@ -356,6 +383,8 @@ def fit(runner: Runner, data: Split, cfg: TrainConfig, objective: Objective = la
                                  generators=runner.generators, history=history.to_dict(), best=best)
         bar.set_postfix(loss=f"{record['loss']:.4f}",
                         **({"val": f"{record['val_accuracy']:.4f}"} if val is not None else {}))
+        if step_limit is not None and steps_done >= step_limit:
+            break
     history.seconds = time.perf_counter() - start
     if best is not None:
         runner.module.load_state_dict(best[1])
