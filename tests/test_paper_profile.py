@@ -31,6 +31,7 @@ def test_the_real_loaders_read_the_fixture(paper_data, name, shape, classes):
     ds = load_dataset(name)
     assert ds.input_shape == shape and ds.num_classes == classes
     assert len(ds.train) + len(ds.val) == N_TRAIN[name] and len(ds.test) == N_TEST
+    assert len(ds.val) == N_TRAIN[name] // 10  # full copies: 5,000
     assert 0.0 <= float(ds.train.x.min()) and float(ds.train.x.max()) <= 1.0
 
 

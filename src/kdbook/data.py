@@ -95,18 +95,21 @@ class Dataset:
 Loader = Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...], str]]
 _LOADERS: dict[str, Loader] = {}
 _VAL_SIZE: dict[str, int] = {}
+_VAL_SHARE: dict[str, float | None] = {}
 
 
-def register(name: str, val_size: int) -> Callable[[Loader], Loader]:
+def register(name: str, val_size: int, at_most_share: float | None = None) -> Callable[[Loader], Loader]:
     """Register a loader returning (x_train, y_train, x_test, y_test, class_names, source).
 
     Images are uint8 (N, H, W) or (N, H, W, C) arrays; ``val_size`` examples of the official
-    training split become the validation split.
+    training split become the validation split, or ``at_most_share`` of it if that is fewer (a
+    partial copy of a dataset keeps a training split; the full datasets are far above it).
     """
 
     def deco(fn: Loader) -> Loader:
         _LOADERS[name] = fn
         _VAL_SIZE[name] = val_size
+        _VAL_SHARE[name] = at_most_share
         return fn
 
     return deco
@@ -141,6 +144,8 @@ def load_dataset(name: str, *, device: str | torch.device = "cpu", train_limit: 
                 None if train_limit is None else validate.positive_int("train_limit", train_limit)])
     x_tr, y_tr, x_te, y_te, classes, source = _LOADERS[name]()
     n_val = _VAL_SIZE[name] if val_size is None else val_size
+    if val_size is None and _VAL_SHARE[name] is not None:
+        n_val = min(n_val, int(_VAL_SHARE[name] * len(y_tr)))
     tr_idx, va_idx = split_indices(len(y_tr), n_val, split_seed)
     if train_limit is not None and train_limit < len(tr_idx):
         keep = torch.randperm(len(tr_idx), generator=torch.Generator().manual_seed(split_seed + 1))
@@ -284,9 +289,10 @@ def _torchvision_loader(cls_name: str, name: str) -> Loader:
     return load
 
 
-register("mnist", val_size=5000)(_torchvision_loader("MNIST", "mnist"))
-register("cifar10", val_size=5000)(_torchvision_loader("CIFAR10", "cifar10"))
-register("cifar100", val_size=5000)(_torchvision_loader("CIFAR100", "cifar100"))
+# 5,000 of 50,000-60,000 images; a partial copy of the files keeps 90% of its images for training.
+register("mnist", val_size=5000, at_most_share=0.1)(_torchvision_loader("MNIST", "mnist"))
+register("cifar10", val_size=5000, at_most_share=0.1)(_torchvision_loader("CIFAR10", "cifar10"))
+register("cifar100", val_size=5000, at_most_share=0.1)(_torchvision_loader("CIFAR100", "cifar100"))
 
 
 # --------------------------------------------------------------------------- iteration
