@@ -162,10 +162,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         failed = 0
         print(f"recomputing {', '.join(args.recompute)} ({args.profile}) from scratch ...", flush=True)
         for kind, problems, seconds in recompute_and_compare(args.recompute, args.profile, args.device, args.rel,
-                                                             store_if_same=args.store):
+                                                             store_if_same=args.store, replace=args.replace):
             print(f"{kind}: {'same values' if not problems else f'{len(problems)} differences'} "
                   f"(recomputed in {seconds:.0f} s)"
-                  + (", stored with this source's provenance" if args.store and not problems else ""), flush=True)
+                  + (", stored with this source's provenance" if args.replace or (args.store and not problems) else ""),
+                  flush=True)
             for problem in problems[:20]:
                 print(f"  {problem}")
             failed += bool(problems)
@@ -268,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", action="store_true",
                    help="with --recompute: replace a stored result its recomputation reproduces (new provenance)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--replace", action="store_true",
+                   help="with --recompute: replace the stored result by its recomputation even where values differ")
     p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("claims", help="evaluate every chapter's claims on the stored full results, write their JSON")

@@ -105,12 +105,14 @@ def _timing(problem: str) -> bool:
 
 
 def recompute_and_compare(kinds: Sequence[str], profile: str = "full", device: str = "cpu", rel: float = REL_TOL,
-                          store_if_same: bool = False) -> Iterator[tuple[str, list[str], float]]:
+                          store_if_same: bool = False, replace: bool = False
+                          ) -> Iterator[tuple[str, list[str], float]]:
     """Recompute each part in ``kinds`` from scratch and compare its values with the stored result,
     yielding (kind, differences, seconds) as each finishes. The parts share one fresh result store
     and model cache (so a chapter's members are trained once, by this code, for all its parts) and
     reuse nothing cached before. With ``store_if_same``, a recomputation that reproduces the stored
-    values replaces the stored result, so that it carries this source's provenance."""
+    values replaces the stored result, so that it carries this source's provenance; with ``replace``,
+    the recomputation replaces it even where the values differ (the differences are still yielded)."""
     import time
 
     from .experiments import CHAPTERS, chapter
@@ -137,9 +139,10 @@ def recompute_and_compare(kinds: Sequence[str], profile: str = "full", device: s
                                             seeds=stored.provenance.get("seeds", [])).values()))
                 seconds = time.perf_counter() - start
                 problems = compare_values(stored.value, fresh.value, rel)
-                if store_if_same and not problems:
-                    record = dict(fresh.provenance, reproduces={"source": stored.provenance.get("source_hash"),
-                                                                "date": stored.provenance.get("date")})
+                if replace or (store_if_same and not problems):
+                    earlier = {"source": stored.provenance.get("source_hash"), "date": stored.provenance.get("date"),
+                               "differences": len(problems)}
+                    record = dict(fresh.provenance, **{"replaces" if problems else "reproduces": earlier})
                     store.save(profile, kind, part_config(s, part.reads), fresh.value, record)
                 yield kind, problems, seconds
         finally:
