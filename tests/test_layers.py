@@ -72,3 +72,12 @@ def test_the_validation_module_is_never_imported_under_a_short_alias():
     offenders = [str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "src" / "kdbook").rglob("*.py")
                  if re.search(r"import validate as \w+", p.read_text())]
     assert offenders == []
+
+
+def test_the_package_ships_no_test_jobs_and_no_page_named_modules():
+    """The sweep test job lives in tests/ (it was shipped as kdbook/_sweep_example.py); the glue
+    helpers are named for what they do (kdbook/glue.py, once pages.py)."""
+    package = REPO_ROOT / "src" / "kdbook"
+    names = {p.stem for p in package.rglob("*.py")}
+    assert not {n for n in names if "example" in n or n.startswith("test")} and "pages" not in names
+    assert (REPO_ROOT / "tests" / "sweep_jobs.py").is_file() and (package / "glue.py").is_file()
