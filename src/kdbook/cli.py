@@ -254,7 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="time the library's training against a plain PyTorch baseline")
     p.add_argument("--device", default="auto")
     p.add_argument("--quick", action="store_true", help="tiny sizes: check that it runs, timings meaningless")
-    p.add_argument("--only", nargs="*", metavar="BENCH", help="distill_epoch, ensemble, ensemble_narrow, ensemble_shared_order, mlp_throughput")
+    p.add_argument("--only", nargs="*", metavar="BENCH",
+                   help="distill_epoch, ensemble, ensemble_narrow, ensemble_shared_order, mlp_throughput, cnn_epoch, "
+                        "consistent_mlp, consistent_cnn, bf16_mlp, bf16_cnn")
     p.add_argument("--json", default=None, help="also write the measurements and provenance to this file")
     p.set_defaults(func=_cmd_bench)
 
