@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -147,34 +146,19 @@ def refresh_claims(chapters: list[str] | None = None, *, results_root: Path | No
     Returns chapter -> outcomes."""
     from .claims import evaluate, write_outcomes
     from .experiments import CHAPTERS, chapter
-    from .reports import REPORTS, report
-    from .store import MissingResult, stored_only
+    from .reports import report
+    from .store import MissingResult, stored_only, stores_at
 
-    old = os.environ.get("KDBOOK_RESULTS")
-    if results_root is not None:
-        os.environ["KDBOOK_RESULTS"] = str(results_root)
     done: dict[str, list] = {}
-    try:
+    with stores_at(results=results_root), stored_only():
         for name in chapters or list(CHAPTERS):
-            if importlib.util.find_spec(REPORTS[name]) is None:
-                continue
-            claims = getattr(report(name), "CLAIMS", ())
-            if not claims:
-                continue
             try:
-                with stored_only():
-                    results = chapter(name).run("full", "cpu")
+                results = chapter(name).run("full", "cpu")
             except MissingResult as exc:
                 print(f"claims of {name} not refreshed: {exc}", flush=True)
                 continue
-            done[name] = evaluate(claims, results)
+            done[name] = evaluate(report(name).CLAIMS, results)
             write_outcomes(name, done[name], claims_root)
-    finally:
-        if results_root is not None:
-            if old is None:
-                os.environ.pop("KDBOOK_RESULTS", None)
-            else:
-                os.environ["KDBOOK_RESULTS"] = old
     return done
 
 

@@ -51,6 +51,23 @@ def _default_results_root() -> Path:
     return Path.home() / ".cache" / "kdbook" / "results"
 
 
+@contextlib.contextmanager
+def stores_at(results: Path | str | None = None, cache: Path | str | None = None):
+    """Within this block, results and trained models live under ``results`` and ``cache`` (each
+    left as it is when None): the ``KDBOOK_RESULTS`` / ``KDBOOK_CACHE`` settings, restored after."""
+    wanted = {"KDBOOK_RESULTS": results, "KDBOOK_CACHE": cache}
+    saved = {k: os.environ.get(k) for k, v in wanted.items() if v is not None}
+    os.environ.update({k: str(v) for k, v in wanted.items() if v is not None})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _default_model_root() -> Path:
     if "KDBOOK_CACHE" in os.environ:
         return Path(os.environ["KDBOOK_CACHE"]) / "models"

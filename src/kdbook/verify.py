@@ -4,7 +4,6 @@ current settings no longer reach, and recomputing one to compare its values with
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import provenance as prov
-from .store import ResultStore, list_results
+from .store import ResultStore, list_results, stores_at
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ def compare_values(stored: Any, fresh: Any, rel: float = REL_TOL, abs_tol: float
             both_nan = isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y)
             if not both_nan and not math.isclose(x, y, rel_tol=rel, abs_tol=abs_tol):
                 problems.append(f"{k}: stored {x!r}, recomputed {y!r}")
-        elif x != y and not (k.endswith("seconds") or "latency" in k):
+        elif x != y:
             problems.append(f"{k}: stored {x!r}, recomputed {y!r}")
     return [p for p in problems if not _timing(p)]
 
@@ -123,31 +122,22 @@ def recompute_and_compare(kinds: Sequence[str], profile: str = "full", device: s
     if unknown:
         raise KeyError(f"unknown result kind {unknown[0]!r}; one of {', '.join(sorted(parts))}")
     store = ResultStore()
-    saved = {k: os.environ.get(k) for k in ("KDBOOK_RESULTS", "KDBOOK_CACHE")}
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["KDBOOK_RESULTS"], os.environ["KDBOOK_CACHE"] = f"{tmp}/results", f"{tmp}/cache"
-        try:
-            for kind in kinds:
-                mod, part = parts[kind]
-                s = mod.settings(profile)
-                stored = store.load(profile, kind, part_config(s, part.reads))
-                if stored is None:
-                    yield kind, [f"no stored {profile} result under the current settings"], 0.0
-                    continue
-                start = time.perf_counter()
-                fresh = next(iter(run_parts([part], s, profile=profile, device=device, recompute=True,
-                                            seeds=stored.provenance.get("seeds", [])).values()))
-                seconds = time.perf_counter() - start
-                problems = compare_values(stored.value, fresh.value, rel)
-                if replace or (store_if_same and not problems):
-                    earlier = {"source": stored.provenance.get("source_hash"), "date": stored.provenance.get("date"),
-                               "differences": len(problems)}
-                    record = dict(fresh.provenance, **{"replaces" if problems else "reproduces": earlier})
-                    store.save(profile, kind, part_config(s, part.reads), fresh.value, record)
-                yield kind, problems, seconds
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+    with tempfile.TemporaryDirectory() as tmp, stores_at(results=f"{tmp}/results", cache=f"{tmp}/cache"):
+        for kind in kinds:
+            mod, part = parts[kind]
+            s = mod.settings(profile)
+            stored = store.load(profile, kind, part_config(s, part.reads))
+            if stored is None:
+                yield kind, [f"no stored {profile} result under the current settings"], 0.0
+                continue
+            start = time.perf_counter()
+            fresh = next(iter(run_parts([part], s, profile=profile, device=device, recompute=True,
+                                        seeds=stored.provenance.get("seeds", [])).values()))
+            seconds = time.perf_counter() - start
+            problems = compare_values(stored.value, fresh.value, rel)
+            if replace or (store_if_same and not problems):
+                earlier = {"source": stored.provenance.get("source_hash"), "date": stored.provenance.get("date"),
+                           "differences": len(problems)}
+                record = dict(fresh.provenance, **{"replaces" if problems else "reproduces": earlier})
+                store.save(profile, kind, part_config(s, part.reads), fresh.value, record)
+            yield kind, problems, seconds

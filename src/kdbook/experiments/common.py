@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
 from .. import metrics
@@ -77,13 +78,15 @@ class TeacherAgreement:
 
     def __init__(self, teacher: Teacher, split: Split):
         self.teacher, self.split = teacher, split
-        self.teacher_probs = predict_probs(teacher, split.x)
+        self._teacher_probs: torch.Tensor | None = None  # computed when a run is trained, not when it loads
 
     def key(self) -> Any:
         return {"monitor": self.name, "teacher": teacher_key(self.teacher), "rows": self.split.origin}
 
     def __call__(self, model: nn.Module) -> dict[str, float]:
-        return {self.name: metrics.agreement(self.teacher_probs, predict_probs(model, self.split.x))}
+        if self._teacher_probs is None:
+            self._teacher_probs = predict_probs(self.teacher, self.split.x)
+        return {self.name: metrics.agreement(self._teacher_probs, predict_probs(model, self.split.x))}
 
 
 def run_key(dataset_key: str, model: ModelConfig, cfg: TrainConfig, *, train_limit: int | None = None,
@@ -117,7 +120,7 @@ def trained_run(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig, cf
                 device: str = "cpu", train_limit: int | None = None, objective: Objective = label_objective,
                 teacher: Teacher | None = None, teacher_logits=None, teacher_spec: Any = None,
                 train_split: Split | None = None, track_val: bool = False, init=None,
-                monitor=None) -> tuple[nn.Module, dict]:
+                monitor=None, member: bool = False) -> tuple[nn.Module, dict]:
     """A model of ``model`` trained on ``ds.train`` (or ``train_split``, a subset of it) with ``cfg``
     and ``seed`` (weights and data order), loaded from the model cache when the same run was
     trained before; and its training history (per-epoch losses; validation accuracy when
@@ -134,7 +137,8 @@ def trained_run(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig, cf
     tcfg = cfg.with_seed(seed)
     data = ds.train if train_split is None else train_split
     key = run_key(dataset_key, model, tcfg, train_limit=train_limit, objective=objective, teacher=teacher,
-                  teacher_spec=teacher_spec, data=data, init=init, monitor=monitor, track_val=track_val)
+                  teacher_spec=teacher_spec, data=data, init=init, monitor=monitor, track_val=track_val,
+                  member=member)
     val = ds.val if (track_val or tcfg.early_stopping) else None
     checkpoint = model_path(kind, key).with_suffix(".ckpt")  # an interrupted run resumes from here
     trained, _, meta = fit_or_load(
@@ -165,12 +169,8 @@ def trained_members(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig
     if model.kind == "rf" or (model.kind != "mlp" and not str(device).startswith("cuda")):
         # random features have frozen layers, which the vectorised path would train; and on a CPU,
         # vmap over convolutions measured about 2x slower than one member at a time
-        def one(seed: int) -> nn.Module:
-            ckpt = model_path(kind, key(seed)).with_suffix(".ckpt")
-            return fit_or_load(kind, key(seed), build=build(seed), device=device,
-                               fit=lambda m: train(m, ds.train, cfg.with_seed(seed), name=f"{kind} seed {seed}",
-                                                   checkpoint=ckpt))[0]
-        return [one(s) for s in seeds]
+        return [trained_model(kind, ds, dataset_key, model, cfg, s, device=device, train_limit=train_limit,
+                              member=True) for s in seeds]
     missing = [s for s in seeds if not model_path(kind, key(s)).is_file()]
     fresh: dict[int, nn.Module] = {}
     if missing:
@@ -218,24 +218,19 @@ class _ReadLog:
     """Settings seen through a log of the fields read, so a part cannot read what its key ignores.
     Properties and methods of the settings run against the log too, so the fields they read count."""
 
-    def __init__(self, settings: Any):
+    def __init__(self, settings: Any, declared: Sequence[str] = ()):
         object.__setattr__(self, "_settings", settings)
+        object.__setattr__(self, "_declared", frozenset(declared))  # a declared property counts as a whole
         object.__setattr__(self, "read", set())
 
     def __getattr__(self, name: str) -> Any:
         static = inspect.getattr_static(type(self._settings), name, None)
-        if isinstance(static, property):
-            if name in self._declared_properties():
-                self.read.add(name)
-                return getattr(self._settings, name)
+        if isinstance(static, property) and name not in self._declared:
             return static.fget(self)
         if inspect.isfunction(static):
             return types.MethodType(static, self)
         self.read.add(name)
         return getattr(self._settings, name)
-
-    def _declared_properties(self) -> set[str]:
-        return object.__getattribute__(self, "__dict__").get("properties", set())
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("settings are read-only")
@@ -253,10 +248,7 @@ def run_parts(parts: Sequence[Part], settings: Any, *, profile: str, device: str
             continue
 
         def compute(part: Part = part) -> dict:
-            log = _ReadLog(settings)
-            object.__setattr__(log, "properties", {n for n in part.reads
-                                                   if isinstance(inspect.getattr_static(type(settings), n, None),
-                                                                 property)})
+            log = _ReadLog(settings, part.reads)
             value = part.compute(log, device)
             undeclared = sorted(log.read - set(part.reads))
             if undeclared:
