@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from . import validate
+from .errors import ConfigError
 
 
 class MLP(nn.Module):
@@ -50,6 +51,33 @@ class SmallCNN(nn.Module):
             layers.append(nn.Dropout(dropout))
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(c, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class ConvNet(nn.Module):
+    """Conv3x3-BatchNorm-ReLU-maxpool blocks, then flattened features through ReLU hidden layers
+    (each followed by dropout) and a linear head: the classic small image classifier that fits its
+    training data, used as a teacher for MLP students (Ba & Caruana 2014; Urban et al. 2017)."""
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int, channels: Sequence[int] = (32, 64),
+                 hidden: Sequence[int] = (128,), dropout: float = 0.0):
+        super().__init__()
+        c, h, w = input_shape
+        layers: list[nn.Module] = []
+        for out in channels:
+            layers += [nn.Conv2d(c, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(), nn.MaxPool2d(2)]
+            c, h, w = out, h // 2, w // 2
+        layers.append(nn.Flatten())
+        width = c * h * w
+        for units in hidden:
+            layers += [nn.Linear(width, units), nn.ReLU()]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = units
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
@@ -119,7 +147,8 @@ class AverageOf(nn.Module):
 @dataclass(frozen=True)
 class ModelConfig:
     """What network to build: ``kind`` is 'mlp', 'cnn', 'rf' (random features: one frozen random
-    layer of ``widths[0]`` units and a trained head) or 'resnet' (pre-activation ResNet of
+    layer of ``widths[0]`` units and a trained head), 'convnet' (conv-BatchNorm blocks of ``widths``
+    channels, then hidden layers of ``hidden`` units) or 'resnet' (pre-activation ResNet of
     ``depth`` = 6n+2 layers, ``widths`` its stages' channels); ``widths`` are hidden sizes or conv
     channels."""
 
@@ -129,14 +158,19 @@ class ModelConfig:
     input_dropout: float = 0.0
     #: layers of a 'resnet' (56 for the ResNet-56 of the CIFAR papers); ignored by other kinds
     depth: int = 56
+    #: hidden layers after a 'convnet''s convolutions; ignored by other kinds
+    hidden: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(self.widths))
+        object.__setattr__(self, "hidden", tuple(self.hidden))
         validate.raise_if([
             validate.choice("model kind", self.kind, sorted(BUILDERS)),
             validate.widths("widths", self.widths),
             None if self.widths or self.kind == "mlp" else f"widths must not be empty for a {self.kind}",
             None if self.kind != "rf" or len(self.widths) == 1 else "a random-feature model ('rf') has one width",
+            None if not self.hidden else validate.widths("hidden", self.hidden),
+            None if not self.hidden or self.kind == "convnet" else f"hidden layers are for a 'convnet', not a {self.kind}",
             validate.probability_open("dropout", self.dropout),
             validate.probability_open("input_dropout", self.input_dropout),
             None if self.kind != "resnet" or (isinstance(self.depth, int) and self.depth >= 8 and (self.depth - 2) % 6 == 0)
@@ -152,6 +186,12 @@ def _build_cnn(cfg: ModelConfig, input_shape: Sequence[int], num_classes: int) -
     return SmallCNN(input_shape[0], num_classes, cfg.widths, cfg.dropout)
 
 
+def _build_convnet(cfg: ModelConfig, input_shape: Sequence[int], num_classes: int) -> nn.Module:
+    if len(input_shape) != 3:
+        raise ConfigError(f"a 'convnet' needs images (channels, height, width), got inputs of shape {tuple(input_shape)}")
+    return ConvNet(input_shape, num_classes, cfg.widths, cfg.hidden, cfg.dropout)
+
+
 def _build_rf(cfg: ModelConfig, input_shape: Sequence[int], num_classes: int) -> nn.Module:
     return RandomFeatures(math.prod(input_shape), cfg.widths[0], num_classes)
 
@@ -163,6 +203,7 @@ def _build_resnet(cfg: ModelConfig, input_shape: Sequence[int], num_classes: int
 BUILDERS: dict[str, Callable[[ModelConfig, Sequence[int], int], nn.Module]] = {
     "mlp": _build_mlp,
     "cnn": _build_cnn,
+    "convnet": _build_convnet,
     "rf": _build_rf,
     "resnet": _build_resnet,
 }
