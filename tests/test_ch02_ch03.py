@@ -53,10 +53,12 @@ def test_weighting_labels():
 
 def test_settings_reject_bad_values():
     good = ch02.SETTINGS["smoke"]
-    with pytest.raises(ConfigError, match="sweep_seeds must be a subset"):
-        ch02.Settings(**{**good.__dict__, "sweep_seeds": (7,)})
-    with pytest.raises(ConfigError, match="early_stopping"):
-        ch02.Settings(**{**good.__dict__, "small_train": TrainConfig(epochs=2)})
+    with pytest.raises(ConfigError, match="same size"):  # equal tuning budgets
+        ch02.Settings(**{**good.__dict__, "label_grid": good.label_grid[:-1]})
+    with pytest.raises(ConfigError, match="patience must be >= 1"):
+        ch02.Settings(**{**good.__dict__, "patience": 0.5})
+    with pytest.raises(ConfigError, match="consistency_regime must index"):
+        ch02.Settings(**{**good.__dict__, "consistency_regime": 5})
     with pytest.raises(ConfigError, match="T"):
         ch03.Settings(**{**ch03.SETTINGS["smoke"].__dict__, "T": 0.0})
 
@@ -101,14 +103,14 @@ def test_fit_or_load_keeps_the_history_with_the_model(tmp_path):
 
 def _main_doc():
     rows = []
-    regimes = {"all": [(60, 150, 80), (70, 140, 76), (65, 146, 72)],  # teacher clearly better
-               "few": [(100, 101, 99), (102, 99, 103), (98, 100, 101)]}  # no teacher advantage
+    regimes = {"all": [(60, 150, 80, 140), (70, 140, 76, 138), (65, 146, 72, 142)],  # teacher clearly better
+               "few": [(100, 101, 99, 100), (102, 99, 103, 101), (98, 100, 101, 99)]}  # no teacher advantage
     for regime, per_seed in regimes.items():
-        for seed, (t, sm, d) in enumerate(per_seed):
-            common = {"regime": regime, "train_size": 100, "seed": seed, "nll": 0.1, "ece": 0.01, "val_accuracy": 0.9}
-            rows += [{**common, "model": "teacher", "errors": t, "accuracy": 1 - t / 1e4},
-                     {**common, "model": "small net", "errors": sm, "accuracy": 1 - sm / 1e4},
-                     {**common, "model": "distilled", "errors": d, "accuracy": 1 - d / 1e4}]
+        for seed, errors in enumerate(per_seed):
+            common = {"regime": regime, "train_size": 100, "seed": seed, "nll": 0.1, "ece": 0.01,
+                      "val_accuracy": 0.9, "train_accuracy": 1.0}
+            rows += [{**common, "model": m, "errors": e, "accuracy": 1 - e / 1e4}
+                     for m, e in zip(("teacher", "small net", "distilled", "label smoothing"), errors)]
     return StoredResult({"rows": rows, "regimes": list(regimes)}, {}, {}, None, True)
 
 
@@ -118,7 +120,8 @@ def test_main_table_per_regime():
     assert m.loc["teacher", "errors_std"] == pytest.approx(5.0)
     assert report2.main_table(_main_doc(), "few").loc["teacher", "errors"] == pytest.approx(100.0)
     per_seed = report2.per_seed_errors(_main_doc())
-    assert list(per_seed.columns) == ["teacher", "small net", "distilled"] and per_seed.loc[2, "distilled"] == 72
+    assert list(per_seed.columns) == ["teacher", "small net", "distilled", "label smoothing"]
+    assert per_seed.loc[2, "distilled"] == 72
 
 
 def test_regime_headline_gap_closed_only_when_the_teacher_is_better():
@@ -164,14 +167,55 @@ def test_gap_shares_per_seed_and_most_of_the_gap_by_the_cautious_rule():
 
 def test_a_regime_sentence_never_says_the_teacher_was_better_when_it_was_not():
     text = report2.regime_sentence(_main_doc(), "few")
-    assert "the teacher makes about as many errors as the small net" in text
     assert "no clear teacher advantage" in text and "removes" not in text
-    assert "removes 86% of the small net's excess errors" in report2.regime_sentence(_main_doc(), "all")
+    text = report2.regime_sentence(_main_doc(), "all")
+    assert "removes 86% of the small net's excess errors" in text
+    assert "fewer errors than the small net and fewer errors than the label-smoothing control" in text
 
 
 def test_no_T2_learning_rate_sentence():
     text = report2.no_T2_learning_rate_sentence(0.1, 0.01, 0.05)
     assert "a learning rate of 0.001, 50 times below the 0.05" in text
+
+
+def _curves_doc(last_fifth_gain: float):
+    """Two seeds of one student whose validation accuracy rises by ``last_fifth_gain`` over its last
+    two of ten epochs (the last fifth)."""
+    curve = [0.5, 0.6, 0.7, 0.8, 0.85, 0.86, 0.87, 0.88, 0.88, 0.88 + last_fifth_gain]
+    curves = [{"regime": "all", "seed": s, "model": "distilled", "val_accuracy": [v + 0.001 * s for v in curve]}
+              for s in (0, 1)]
+    return StoredResult({"regimes": ["all"], "curves": curves}, {}, {}, None, True)
+
+
+def test_late_gains_read_the_last_fifth_of_each_curve():
+    gains = report2.late_gains(_curves_doc(0.01))
+    assert gains.loc["distilled", "gain"] == pytest.approx(1.0)  # epochs 8 -> 10, in points
+    claim = _claim(report2, "ch02.students_had_ended")
+    assert not claim.evaluate({"main": _curves_doc(0.01)}).holds  # still rising on both seeds
+    assert claim.evaluate({"main": _curves_doc(0.0)}).holds
+
+
+def _consistency_doc(consistent, fixed):
+    rows = [{"run": run, "seed": s, "errors": e + s, "accuracy": 0.9, "val_accuracy": 0.9}
+            for s in (0, 1) for run, e in (("distilled, jitter, consistent teacher", consistent),
+                                           ("distilled, jitter, fixed teacher", fixed), ("labels, jitter", 120))]
+    return StoredResult({"rows": rows, "px": 1}, {}, {}, None, True)
+
+
+def test_consistency_claim_and_sentence():
+    claim = _claim(report2, "ch02.consistent_beats_fixed")
+    assert claim.evaluate({"consistency": _consistency_doc(100, 110)}).holds
+    assert not claim.evaluate({"consistency": _consistency_doc(100, 101)}).holds  # within the spread
+    text = report2.consistency_sentence(_consistency_doc(100, 110))
+    assert "up to 1 pixel," in text and "fewer errors than the fixed one" in text
+
+
+def test_teacher_report_sentence_says_when_there_is_no_advantage():
+    base = {"seeds": 3, "train_accuracy": 0.99, "val_accuracy": 0.9, "val_advantage_std": 0.001,
+            "student_val_accuracy": 0.899, "test_accuracy": 0.9}
+    doc = {"regimes": ["all"], "teacher_reports": {"all": {**base, "val_advantage": 0.001, "has_advantage": False}}}
+    text = report2.teacher_sentence(StoredResult(doc, {}, {}, None, True), "all")
+    assert "fits 99.0% of its training images" in text and "not a clear advantage" in text
 
 
 def _omitted_doc():

@@ -23,3 +23,13 @@ def glue_all(values: dict, prefix: str = "") -> None:
         elif hasattr(value, "item"):  # numpy and torch scalars: glue:text needs plain numbers
             value = value.item()
         glue(prefix + name, value, display=False)
+
+
+def source(obj) -> "IPython.display.Code":
+    """The library's own source of ``obj`` (a function or class), shown highlighted on the page, so
+    the code a chapter explains is the code that ran and the two cannot drift."""
+    import inspect
+
+    from IPython.display import Code
+
+    return Code(inspect.getsource(obj), language="python")

@@ -1,8 +1,9 @@
 """Chapter 1, soft targets and temperature: the logits of a trained teacher and student.
 
-The trained part is small: a teacher MLP and an under-trained small student give concrete
-logits on held-out images (stored as a result); everything else is computed from those
-logits by the chapter's reading module, :mod:`kdbook.reports.ch01_soft_targets`, in milliseconds.
+The trained part is small: chapter 2's teacher (chosen there on validation, shared through the
+model cache) and an under-trained small student give concrete logits on held-out images (stored
+as a result); everything else is computed from those logits by the chapter's reading module,
+:mod:`kdbook.reports.ch01_soft_targets`, in milliseconds.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from ..data import load_dataset
 from ..models import ModelConfig
 from ..profiles import get_profile
 from ..store import StoredResult
+from .. import validate
 from ..train import TrainConfig, predict_logits
+from . import ch02_big_to_small as ch02
 from .common import Part, run_parts, trained_model
 
 TITLE = "Soft targets and temperature"
@@ -26,27 +29,32 @@ NOTEBOOK = "ch01_soft_targets.ipynb"
 
 @dataclass(frozen=True)
 class Settings:
-    """What chapter 1 trains to obtain its logits."""
+    """What chapter 1 trains to obtain its logits: the teacher is chapter 2's (of profile
+    ``teacher_from``, trained on all its images), the student its own."""
 
-    dataset: str
-    teacher: ModelConfig
-    teacher_train: TrainConfig
+    teacher_from: str
     student: ModelConfig
     student_train: TrainConfig
     n_examples: int
     seeds: tuple[int, ...]
     temperatures: tuple[float, ...] = (1, 2, 3, 5, 10, 20, 50, 100)
-    train_limit: int | None = None
-    version: int = 1  # bump when the computation changes meaning
+    version: int = 2  # bump when the computation changes meaning
+
+    def __post_init__(self) -> None:
+        validate.raise_if([validate.choice("teacher_from", self.teacher_from, sorted(ch02.SETTINGS)),
+                           validate.seeds("seeds", self.seeds)], "ch01 settings")
+
+    @property
+    def ch02(self) -> ch02.Settings:
+        """Chapter 2's settings (its teacher), read as a whole so a change there re-keys this part."""
+        return ch02.SETTINGS[self.teacher_from]
 
 
 _T_GRID = (1, 1.5, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 200)
 
 SETTINGS: dict[str, Settings] = {
     "smoke": Settings(
-        dataset="digits",
-        teacher=ModelConfig("mlp", (64, 64), dropout=0.1),
-        teacher_train=TrainConfig(epochs=15, batch_size=64, lr=0.05, augment="jitter", augment_px=1),
+        teacher_from="smoke",
         student=ModelConfig("mlp", (16,)),
         student_train=TrainConfig(epochs=1, batch_size=64, lr=0.02),
         n_examples=64,
@@ -54,9 +62,7 @@ SETTINGS: dict[str, Settings] = {
         temperatures=_T_GRID,
     ),
     "full": Settings(
-        dataset="fashion-mnist",
-        teacher=ModelConfig("mlp", (1200, 1200), dropout=0.3),
-        teacher_train=TrainConfig(epochs=12, batch_size=128, lr=0.05, augment="jitter", augment_px=2),
+        teacher_from="full",
         student=ModelConfig("mlp", (30,)),
         student_train=TrainConfig(epochs=1, batch_size=128, lr=0.01),
         n_examples=300,
@@ -64,9 +70,7 @@ SETTINGS: dict[str, Settings] = {
         temperatures=_T_GRID,
     ),
     "paper": Settings(
-        dataset="mnist",
-        teacher=ModelConfig("mlp", (1200, 1200), dropout=0.3),
-        teacher_train=TrainConfig(epochs=30, batch_size=128, lr=0.05, augment="jitter", augment_px=2),
+        teacher_from="paper",
         student=ModelConfig("mlp", (30,)),
         student_train=TrainConfig(epochs=1, batch_size=128, lr=0.01),
         n_examples=1000,
@@ -83,16 +87,18 @@ def settings(profile: str) -> Settings:
 
 
 def _compute_logits(s: Settings, device: str) -> dict:
-    ds = load_dataset(s.dataset, device=device, train_limit=s.train_limit)
+    c2 = s.ch02
+    regime = c2.regimes[0]
+    ds = load_dataset(c2.dataset, device=device, train_limit=regime.train_limit)
+    teacher_name = ch02.search_teacher(c2, device)[0].name
     # A fixed, seeded sample of test images shared by all seeds.
     pick = torch.randperm(len(ds.test), generator=torch.Generator().manual_seed(1234))[: s.n_examples].sort().values
     x, y = ds.test.x[pick.to(device)], ds.test.y[pick.to(device)]
     per_seed = []
     for seed in s.seeds:
-        made = {role: trained_model(f"ch01-{role}", ds, s.dataset, mcfg, tcfg, seed, device=device,
-                                    train_limit=s.train_limit)
-                for role, mcfg, tcfg in (("teacher", s.teacher, s.teacher_train),
-                                         ("student", s.student, s.student_train))}
+        made = {"teacher": ch02.teacher_model(c2, regime, ds, seed, device),
+                "student": trained_model("ch01-student", ds, c2.dataset, s.student, s.student_train, seed,
+                                         device=device, train_limit=regime.train_limit)}
         t_test = metrics.summary(torch.softmax(predict_logits(made["teacher"], ds.test.x), -1), ds.test.y)
         s_test = metrics.summary(torch.softmax(predict_logits(made["student"], ds.test.x), -1), ds.test.y)
         per_seed.append({
@@ -103,10 +109,10 @@ def _compute_logits(s: Settings, device: str) -> dict:
             "student_logits": predict_logits(made["student"], x).cpu().round(decimals=4),
         })
     return {"labels": y.cpu(), "class_names": list(ds.class_names), "dataset": ds.describe(),
-            "per_seed": per_seed}
+            "teacher": teacher_name, "per_seed": per_seed}
 
 
-PARTS = (Part("ch01-logits", _compute_logits, tuple(f.name for f in dataclasses.fields(Settings))),)
+PARTS = (Part("ch01-logits", _compute_logits, (*(f.name for f in dataclasses.fields(Settings)), "ch02")),)
 
 
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:

@@ -15,7 +15,10 @@ Five stored results, each computed only when missing (trained models are cached 
 * ``ch02-consistency``: students that see jittered images, taught on that view (consistent) or
   from the teacher's logits on the clean images (fixed), beside labels with the same jitter;
 * ``ch02-small-data``: a few percent of the images with hard labels, label smoothing or the
-  teacher's soft targets, early-stopped on validation, with validation curves.
+  teacher's soft targets, early-stopped on validation, with validation curves;
+* ``ch02-map``: a map of when distillation helps: distilled-minus-labels test errors over
+  training-set sizes (teacher and students trained on the same images) x student budgets
+  (multiples of the label run's epochs), over seeds.
 
 The tables, sentences, claims and the paper's numbers are in :mod:`kdbook.reports.ch02_big_to_small`.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +96,10 @@ class Settings:
     small_fraction: float
     small_epochs: int
     small_batch: int
+    #: the map's training sets (a regime of ``regimes`` is reused, with its cached models)
+    map_sizes: tuple[Regime, ...] = ()
+    #: the map's student budgets, as multiples of a size's patient student epochs
+    map_budgets: tuple[float, ...] = ()
     version: int = 2
 
     def __post_init__(self) -> None:
@@ -115,6 +123,8 @@ class Settings:
             validate.unit_interval("small_fraction", self.small_fraction),
             validate.positive_int("small_epochs", self.small_epochs),
             validate.positive_int("small_batch", self.small_batch),
+            *(None if b >= 1 else f"map_budgets must be >= 1, got {b}" for b in self.map_budgets),
+            None if bool(self.map_sizes) == bool(self.map_budgets) else "map_sizes and map_budgets go together",
         ], "ch02 settings")
 
     def student(self, width: int) -> ModelConfig:
@@ -160,7 +170,9 @@ SETTINGS: dict[str, Settings] = {
         student_width=64, patience=1.5, **_grids((0.05, 0.1), (2.0, 4.0), (0.1, 0.2), (0.02, 0.05, 0.1, 0.2)),
         seeds=(0, 1), sweep_regime=1, sweep_widths=(8, 64), sweep_temperatures=(1.0, 4.0, 20.0),
         weightings=_weightings(20.0), consistency_regime=1, consistency_px=1,
-        small_fraction=0.1, small_epochs=30, small_batch=32),
+        small_fraction=0.1, small_epochs=30, small_batch=32,
+        map_sizes=(Regime("200 images", 200, 3.0, batch_size=64), Regime("a third of the data", 400, 2.0, batch_size=64),
+                   Regime("all data", None, batch_size=64)), map_budgets=(1.0, 2.0)),
     # The teacher search (seed 0, validation accuracy): the old 2x1200 teacher (dropout 0.2, 1 px
     # jitter), the paper's regularisation (dropout 0.5, input dropout 0.2, 2 px) and a BatchNorm CNN
     # for the MLP student (Ba & Caruana 2014; Urban et al. 2017). Epochs: as many as the chapter's
@@ -178,7 +190,10 @@ SETTINGS: dict[str, Settings] = {
         student_width=800, patience=2.5, **_grids((0.05, 0.1), (2.0, 4.0), (0.1, 0.2), (0.025, 0.05, 0.1, 0.2)),
         seeds=(0, 1, 2), sweep_regime=1, sweep_widths=(30, 300, 800), sweep_temperatures=(1.0, 2.0, 4.0, 8.0, 20.0),
         weightings=_weightings(20.0), consistency_regime=1, consistency_px=1,
-        small_fraction=0.03, small_epochs=150, small_batch=64),
+        small_fraction=0.03, small_epochs=150, small_batch=64,
+        map_sizes=(Regime("550 images (1%)", 550, 10.0), Regime("1,650 images (3%)", 1650, 5.0),
+                   Regime("5,500 images (10%)", 5500, 3.0), Regime("16,500 images (30%)", 16500, 1.7),
+                   Regime("all 55,000 images", None)), map_budgets=(1.0, 3.0)),
     # MNIST at the paper's scale: the paper's teacher among the candidates, long training.
     "paper": Settings(
         dataset="mnist",
@@ -407,6 +422,31 @@ def _small_data(labs: list[_Lab], search: list[dict]) -> dict:
     return {"fraction": s.small_fraction, "rows": rows, "curves": curves}
 
 
+def _nearest(labs: list[_Lab], size: int) -> _Lab:
+    """The lab whose training set is nearest ``size`` in log scale (whose tuned settings the map uses)."""
+    return min(labs, key=lambda lab: abs(math.log(len(lab.ds.train)) - math.log(size)))
+
+
+def _map(labs: list[_Lab], search: list[dict]) -> dict:
+    s = labs[0].s
+    rows = []
+    for size in s.map_sizes:
+        lab = next((lab for lab in labs if lab.r == size), None) or _Lab(s, size, labs[0].device, labs[0].candidate)
+        ref = _nearest(labs, len(lab.ds.train))
+        for seed in s.seeds:
+            teacher = recipe.accuracies(lab.teacher(seed), lab.ds)
+            common = {"size": size.name, "train_size": len(lab.ds.train), "seed": seed, "tuned_in": ref.r.name,
+                      "teacher_val_accuracy": teacher["val_accuracy"], "teacher_test_accuracy": teacher["test_accuracy"]}
+            for budget in s.map_budgets:
+                epochs = math.ceil(lab.student_epochs * budget)
+                for method in ("labels", "distilled"):
+                    t = ref.tuned[method]
+                    model, _ = lab.student_run(s.student_width, seed, t["lr"], t["objective"], epochs=epochs)
+                    rows.append({**common, "budget": budget, "epochs": epochs, "method": method,
+                                 **lab.test_metrics(model)})
+    return {"sizes": [r.name for r in s.map_sizes], "budgets": list(s.map_budgets), "rows": rows}
+
+
 def _with_labs(part):
     """A part computed from (settings, device): the teacher search, then one lab per regime."""
     def compute(s: Settings, device: str) -> dict:
@@ -421,7 +461,8 @@ PARTS = (Part("ch02-main", _with_labs(_main), _NETS),
          Part("ch02-temperature", _with_labs(_temperature), (*_NETS, "sweep_regime", "sweep_widths", "sweep_temperatures")),
          Part("ch02-weighting", _with_labs(_weighting), (*_NETS, "sweep_regime", "weightings")),
          Part("ch02-consistency", _with_labs(_consistency), (*_NETS, "consistency_regime", "consistency_px")),
-         Part("ch02-small-data", _with_labs(_small_data), (*_NETS, "small_fraction", "small_epochs", "small_batch")))
+         Part("ch02-small-data", _with_labs(_small_data), (*_NETS, "small_fraction", "small_epochs", "small_batch")),
+         Part("ch02-map", _with_labs(_map), (*_NETS, "map_sizes", "map_budgets")))
 
 
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:

@@ -35,14 +35,14 @@ class Settings:
 
     teacher_from: str  # the chapter 2 profile whose teacher is reused
     student: ModelConfig
-    student_train: TrainConfig  # the distilled students'; the labels-only control uses chapter 2's
+    student_train: TrainConfig  # the distilled students'; the labels-only control uses chapter 2's tuned one
     T: float
     omitted_class: int
     kept_classes: tuple[int, int]
     shifts_up: tuple[float, ...]
     shifts_down: tuple[float, ...]
     seeds: tuple[int, ...]
-    version: int = 1
+    version: int = 2
 
     def __post_init__(self) -> None:
         validate.raise_if([
@@ -146,8 +146,8 @@ def _compute(s: Settings, device: str, part: str) -> dict:
         models = {"distilled": trained_model("ch03-student", ds, c2.dataset, s.student, s.student_train, seed,
                                              objective=dcfg, teacher=teacher, **common)}
         if part == "omitted":  # the control: the same transfer set with hard labels, no teacher
-            models["labels only"] = trained_model("ch03-student", ds, c2.dataset, s.student, regime.student_train,
-                                                  seed, **common)
+            models["labels only"] = trained_model("ch03-student", ds, c2.dataset, s.student,
+                                                  ch02.label_train(c2, regime, device), seed, **common)
         models["teacher"] = teacher
         for name, model in models.items():
             rows.append({"seed": seed, "model": name, "transfer_size": len(idx),
