@@ -46,8 +46,13 @@ class Settings:
 
     @property
     def ch02(self) -> ch02.Settings:
-        """Chapter 2's settings (its teacher), read as a whole so a change there re-keys this part."""
+        """Chapter 2's settings of profile ``teacher_from``."""
         return ch02.SETTINGS[self.teacher_from]
+
+    @property
+    def ch02_teacher(self) -> dict:
+        """What decides chapter 2's teacher (part of this chapter's key: a change there re-keys it)."""
+        return ch02.teacher_spec(self.ch02)
 
 
 _T_GRID = (1, 1.5, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 200)
@@ -112,7 +117,7 @@ def _compute_logits(s: Settings, device: str) -> dict:
             "teacher": teacher_name, "per_seed": per_seed}
 
 
-PARTS = (Part("ch01-logits", _compute_logits, (*(f.name for f in dataclasses.fields(Settings)), "ch02")),)
+PARTS = (Part("ch01-logits", _compute_logits, (*(f.name for f in dataclasses.fields(Settings)), "ch02_teacher")),)
 
 
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:

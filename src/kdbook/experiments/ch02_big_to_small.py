@@ -26,7 +26,6 @@ The tables, sentences, claims and the paper's numbers are in :mod:`kdbook.report
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -235,6 +234,10 @@ def _curve(history: dict) -> list[float | None]:
     return [e.get("val_accuracy") for e in history.get("epochs", [])]
 
 
+#: The ways the small net is trained, each tuned on its own grid of the same size.
+METHODS = ("labels", "distilled", "label smoothing")
+
+
 class _Lab:
     """One regime's data, teachers and tuned students (each trained once, then loaded from the cache)."""
 
@@ -242,6 +245,7 @@ class _Lab:
         self.s, self.r, self.device, self.candidate = s, regime, device, candidate
         self.ds: Dataset = load_dataset(s.dataset, device=device, train_limit=regime.train_limit)
         self._teachers: dict[tuple[str, int], torch.nn.Module] = {}
+        self._tuned: dict[str, dict] = {}
 
     # --- teachers
     def teacher(self, seed: int, candidate: Candidate | None = None) -> torch.nn.Module:
@@ -274,23 +278,30 @@ class _Lab:
                            self.student_train(lr, **changes), seed, device=self.device, objective=objective,
                            train_limit=self.r.train_limit, train_split=train_split, track_val=True, **teaching)
 
-    @functools.cached_property
-    def tuned(self) -> dict[str, dict]:
-        """Per method ('labels', 'distilled', 'label smoothing'): every grid point of the search (seed
-        ``seeds[0]``, the ``student_width`` student) with its validation accuracy, and the chosen one."""
+    def grid(self, method: str) -> list[tuple[float, Objective]]:
+        """The (lr, objective) points of ``method``'s tuning grid ('labels', 'distilled', 'label smoothing')."""
         s = self.s
-        grids = {"labels": [(lr, label_objective) for lr in s.label_grid],
-                 "distilled": list(s.distill_grid),
-                 "label smoothing": [(lr, LabelObjective(eps)) for lr, eps in s.smoothing_grid]}
-        out = {}
-        for method, points in grids.items():
+        return {"labels": lambda: [(lr, label_objective) for lr in s.label_grid],
+                "distilled": lambda: list(s.distill_grid),
+                "label smoothing": lambda: [(lr, LabelObjective(eps)) for lr, eps in s.smoothing_grid]}[method]()
+
+    def tuning(self, method: str) -> dict:
+        """``method``'s search (seed ``seeds[0]``, the ``student_width`` student): every grid point with
+        its validation accuracy at the last epoch, and the chosen one's lr and objective."""
+        if method not in self._tuned:
+            s, points = self.s, self.grid(method)
             chosen, scores = recipe.choose_on_validation(
-                points, lambda p: self.student_run(s.student_width, s.seeds[0], p[0], p[1])[1]["epochs"][-1]["val_accuracy"])
-            out[method] = {"points": points, "val_accuracy": scores, "lr": chosen[0], "objective": chosen[1]}
-        return out
+                points, lambda p: self.student_run(s.student_width, s.seeds[0], *p)[1]["epochs"][-1]["val_accuracy"])
+            self._tuned[method] = {"points": points, "val_accuracy": scores, "lr": chosen[0], "objective": chosen[1]}
+        return self._tuned[method]
+
+    @property
+    def tuned(self) -> dict[str, dict]:
+        """:meth:`tuning` of every method."""
+        return {method: self.tuning(method) for method in METHODS}
 
     def tuned_run(self, method: str, seed: int, width: int | None = None, **changes: Any):
-        t = self.tuned[method]
+        t = self.tuning(method)
         return self.student_run(width or self.s.student_width, seed, t["lr"], t["objective"], **changes)
 
 
@@ -315,7 +326,19 @@ def label_train(s: Settings, regime: Regime, device: str) -> TrainConfig:
     """The label-trained small net's config in ``regime`` (its learning rate chosen on validation)."""
     chosen, _ = search_teacher(s, device)
     lab = _Lab(s, regime, device, chosen)
-    return lab.student_train(lab.tuned["labels"]["lr"])
+    return lab.student_train(lab.tuning("labels")["lr"])
+
+
+def teacher_spec(s: Settings) -> dict[str, Any]:
+    """What decides chapter 2's teachers on all the images: the part of its settings that another
+    chapter reusing them (through the model cache) must name in its own results' keys."""
+    return {"version": s.version, "dataset": s.dataset, "candidates": s.candidates, "regime": s.regimes[0],
+            "seeds": s.seeds}
+
+
+def label_spec(s: Settings) -> dict[str, Any]:
+    """:func:`teacher_spec` and what decides the label-trained small net on all the images."""
+    return {**teacher_spec(s), "student_width": s.student_width, "patience": s.patience, "label_grid": s.label_grid}
 
 
 def _tuning_rows(lab: _Lab) -> list[dict]:

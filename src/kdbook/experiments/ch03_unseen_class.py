@@ -57,7 +57,13 @@ class Settings:
 
     @property
     def ch02(self) -> ch02.Settings:
+        """Chapter 2's settings of profile ``teacher_from``."""
         return ch02.SETTINGS[self.teacher_from]
+
+    @property
+    def ch02_students(self) -> dict:
+        """What decides chapter 2's teacher and label-trained net (part of this chapter's keys)."""
+        return ch02.label_spec(self.ch02)
 
 
 def _grid(lo: float, hi: float, step: float) -> tuple[float, ...]:
@@ -156,8 +162,8 @@ def _compute(s: Settings, device: str, part: str) -> dict:
             "classes": list(classes), "test_size": len(ds.test), "rows": rows}
 
 
-# ``ch02`` is chapter 2's settings (its teachers), so a change there invalidates these parts too.
-_STUDENTS = ("version", "ch02", "student", "student_train", "T", "seeds")
+# ``ch02_students`` is what decides chapter 2's teachers and label run, so a change there re-keys these parts.
+_STUDENTS = ("version", "teacher_from", "ch02_students", "student", "student_train", "T", "seeds")
 PARTS = (Part("ch03-omitted", lambda s, device: _compute(s, device, "omitted"),
               (*_STUDENTS, "omitted_class", "shifts_up")),
          Part("ch03-two-classes", lambda s, device: _compute(s, device, "two-classes"),
