@@ -40,3 +40,17 @@ def test_compiled_training_matches_eager(digits):
 def test_unknown_precision_is_rejected():
     with pytest.raises(ConfigError, match="precision must be one of bf16, fp32"):
         TrainConfig(precision="fp8")
+
+
+def test_a_bf16_run_runs_its_live_teacher_in_bf16_and_still_learns(digits):
+    from kdbook.losses import DistillObjective
+
+    teacher, _ = _fit(digits)
+    dtypes = []
+    hook = teacher.head.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
+    student = build_model(ModelConfig("mlp", (32,)), digits.input_shape, digits.num_classes, seed=1)
+    cfg = TrainConfig(epochs=4, batch_size=32, lr=0.1, precision="bf16", augment="jitter", augment_px=1)
+    train(student, digits.train, cfg, DistillObjective(T=4.0, alpha=0.5), teacher=teacher, progress=False)
+    hook.remove()
+    assert dtypes and set(dtypes) == {torch.bfloat16}  # the teacher labelled every augmented batch in bf16
+    assert evaluate(student, digits.test)["accuracy"] > 0.85

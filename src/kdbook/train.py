@@ -262,9 +262,11 @@ class SingleModel(Runner):
         return self.model
 
 
-def _teacher_logits(teacher: Teacher, x: torch.Tensor) -> torch.Tensor:
-    """The teacher's logits on a batch (S, B, ...) -> (S, B, C), without gradients."""
-    return predict_logits(teacher, x.flatten(0, 1)).float().view(*x.shape[:2], -1)
+def _teacher_logits(teacher: Teacher, x: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
+    """The teacher's logits on a batch (S, B, ...) -> (S, B, C), without gradients, its forward pass
+    in the run's ``precision`` (a bf16 run's teacher runs in bf16 too; its logits return as float32)."""
+    with autocast(x.device, precision):
+        return predict_logits(teacher, x.flatten(0, 1)).float().view(*x.shape[:2], -1)
 
 
 def fit(runner: Runner, data: Split, cfg: TrainConfig, objective: Objective = label_objective, *,
@@ -341,7 +343,7 @@ def fit(runner: Runner, data: Split, cfg: TrainConfig, objective: Objective = la
             x, y, idx = runner.view(x, y, idx)
             t = None
             if live_teacher is not None:
-                t = _teacher_logits(live_teacher, x)
+                t = _teacher_logits(live_teacher, x, cfg.precision)
             elif fixed is not None:
                 t = fixed.index_select(0, idx.reshape(-1)).view(*idx.shape, -1)
             with autocast(device, cfg.precision):
