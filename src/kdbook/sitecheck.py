@@ -2,7 +2,11 @@
 
 A page fails when the browser logs an error (a script that throws, a file that does not load),
 when an image is missing or cannot be decoded, or when an internal link or in-page anchor leads
-nowhere. Screenshots of chosen pages are saved for a human to look at (a CI artefact).
+nowhere. With ``reader=`` it also fails on what a reader should not meet (:data:`READER_CHECKS`):
+Python reprs in the text (tuples, ``nan``, raw True/False), truncated "..." table cells, "(s)"
+plurals, unformatted long floats, glued prose in bold, figures without a caption, and a page
+wider than the window outside a scroll box. Screenshots of chosen pages are saved for a human to
+look at (a CI artefact).
 
 Needs the Debian packages ``chromium`` and ``chromium-driver`` and the Python package
 ``selenium``; no browser is downloaded.
@@ -33,13 +37,66 @@ return Array.from(document.images)
 """
 _LINKS_JS = "return Array.from(document.querySelectorAll('a[href]')).map(a => a.href);"
 
+#: What a reader should not meet, by the name a Problem reports it under.
+READER_CHECKS = ("tuple", "nan", "boolean", "truncated", "plural", "long-float", "bold-glue", "caption", "overflow")
+
+# Text a reader sees: the article's paragraphs, list items and table cells, minus code and math.
+_READER_JS = r"""
+const checks = new Set(arguments[0]);
+const out = [];
+const article = document.querySelector('article') || document.body;
+const skip = el => el.closest('pre, code, .highlight, mjx-container, .MathJax, script, style, .math');
+const texts = Array.from(article.querySelectorAll('p, li, td, th, caption, figcaption'))
+  .filter(el => !skip(el)).map(el => [el.tagName.toLowerCase(), (el.innerText || '').trim()]);
+const say = (kind, text) => out.push([kind, text.slice(0, 160)]);
+for (const [tag, text] of texts) {
+  const cell = tag === 'td' || tag === 'th';
+  if (checks.has('tuple') && /\(\s*-?\d[\d.]*\s*,\s*-?\d[\d.]*\s*\)/.test(text)) say('tuple', text);
+  if (checks.has('nan') && /(^|[^\w])nan([^\w]|$)/i.test(text)) say('nan', text);
+  if (checks.has('boolean') && cell && /^(True|False)$/.test(text)) say('boolean', text);
+  if (checks.has('truncated') && cell && /(\.\.\.|…)/.test(text)) say('truncated', text);
+  if (checks.has('plural') && /\w\(s\)/.test(text)) say('plural', text);
+  if (checks.has('long-float') && /\d\.\d{5,}/.test(text)) say('long-float', text);
+}
+if (checks.has('bold-glue')) {
+  for (const el of article.querySelectorAll('span.pasted-text')) {
+    const text = (el.innerText || '').trim();
+    if (text.length > 40 && parseInt(getComputedStyle(el).fontWeight, 10) >= 600) say('bold-glue', text);
+  }
+}
+if (checks.has('caption')) {
+  for (const img of article.querySelectorAll('img')) {
+    if (img.closest('.navbar, header, footer, .sidebar-primary-items__start')) continue;
+    const fig = img.closest('figure');
+    if (!fig || !fig.querySelector('figcaption')) say('caption', img.getAttribute('src') || '');
+  }
+}
+if (checks.has('overflow')) {
+  const width = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth > width + 1) {
+    const wide = Array.from(article.querySelectorAll('*')).find(el => {
+      const r = el.getBoundingClientRect();
+      if (r.right <= width + 1) return false;
+      for (let a = el.parentElement; a; a = a.parentElement) {
+        const o = getComputedStyle(a).overflowX;
+        if (o === 'auto' || o === 'scroll' || o === 'hidden') return false;
+      }
+      return true;
+    });
+    say('overflow', `page is ${document.documentElement.scrollWidth}px wide in a ${width}px window` +
+        (wide ? ` (first wide element: <${wide.tagName.toLowerCase()} class="${wide.className}">)` : ''));
+  }
+}
+return out;
+"""
+
 
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with one page."""
 
     page: str
-    kind: str  # 'console', 'image', 'link' or 'anchor'
+    kind: str  # 'console', 'image', 'link', 'anchor' or one of READER_CHECKS
     detail: str
 
     def __str__(self) -> str:
@@ -113,17 +170,23 @@ def _url_ok(url: str, cache: dict[str, bool]) -> bool:
 
 
 def check_site(root: Path | str, pages: Sequence[str] | None = None, *,
-               screenshots: dict[str, Path] | None = None) -> list[Problem]:
-    """Open every page of the built site at ``root`` in headless Chromium; return what is wrong.
+               screenshots: dict[str, Path] | None = None, reader: Sequence[str] = (),
+               width: int = 1280) -> list[Problem]:
+    """Open every page of the built site at ``root`` in headless Chromium (a window ``width`` px
+    wide); return what is wrong.
 
-    ``screenshots`` maps a page (path relative to ``root``) to the PNG file to save it to.
+    ``screenshots`` maps a page (path relative to ``root``) to the PNG file to save it to;
+    ``reader`` names the reader checks to run (see :data:`READER_CHECKS`).
     """
+    unknown = sorted(set(reader) - set(READER_CHECKS))
+    if unknown:
+        raise ValueError(f"unknown reader checks {unknown}; known: {', '.join(READER_CHECKS)}")
     root = Path(root)
     pages = list(pages) if pages is not None else site_pages(root)
     problems: list[Problem] = []
     checked: dict[str, bool] = {}
     with serve(root) as base:
-        driver = _driver()
+        driver = _driver(width=width)
         try:
             for page in pages:
                 driver.get(base + page)
@@ -142,6 +205,9 @@ def check_site(root: Path | str, pages: Sequence[str] | None = None, *,
                     elif fragment and target == base + page and not driver.execute_script(
                             "return document.getElementById(arguments[0]) !== null", fragment):
                         problems.append(Problem(page, "anchor", f"#{fragment} is not on the page"))
+                if reader:
+                    for kind, detail in driver.execute_script(_READER_JS, list(reader)):
+                        problems.append(Problem(page, kind, detail))
                 if screenshots and page in screenshots:
                     Path(screenshots[page]).parent.mkdir(parents=True, exist_ok=True)
                     driver.save_screenshot(str(screenshots[page]))
