@@ -101,6 +101,34 @@ def test_confusable_clusters_group_classes_predicted_together():
     assert sp.confusable_clusters(probs, 2) == [[0, 1], [2, 3]]
 
 
+def test_clusters_come_from_correlations_not_raw_variances():
+    # three pairs of classes that share mass; the first pair is predicted 8 times as often as the
+    # others. k-means on the raw covariance splits the frequent pair and lumps the two rare ones
+    # (their variances are small); on the correlation matrix the three real pairs come out.
+    g = torch.Generator().manual_seed(0)
+    n = 2000
+    kind = torch.multinomial(torch.tensor([0.8, 0.1, 0.1]), n, replacement=True, generator=g)
+    u = torch.rand(n, generator=g)
+    probs = torch.zeros(n, 6)
+    for k, (a, b) in enumerate(((0, 1), (2, 3), (4, 5))):
+        m = kind == k
+        probs[m, a], probs[m, b] = u[m], 1 - u[m]
+    assert sp.confusable_clusters(probs, 3) == [[0, 1], [2, 3], [4, 5]]
+    from sklearn.cluster import KMeans
+    raw = KMeans(3, n_init=10, random_state=0).fit_predict(sp.prediction_covariance(probs))
+    assert raw[0] != raw[1] and raw[2] == raw[4]  # what the raw covariance would have given
+
+
+def test_enrichment_by_hand():
+    # 4 classes; cluster (0, 1). Wrong predictions on classes 0/1: 0->1, 1->0, 0->3: 2 of 3 stay inside,
+    # against (2 - 1) / (4 - 1) = 1/3 expected: enrichment 2
+    labels = torch.tensor([0, 1, 0, 0, 1, 2])
+    pred = torch.tensor([1, 0, 3, 0, 1, 0])
+    probs = torch.nn.functional.one_hot(pred, 4).float()
+    assert sp.enrichment(probs, labels, [0, 1]) == pytest.approx(2.0)
+    assert sp.enrichment(probs, labels, [2]) != sp.enrichment(probs, labels, [2])  # nan: one class
+
+
 def test_retained_share_and_no_gain():
     doc = {"member_accuracy": [0.80, 0.82],
            "rows": [{"model": "ensemble (arithmetic)", "accuracy": 0.85, "seed": None},

@@ -1,8 +1,11 @@
 """Specialist models (Hinton et al. 2015, section 5): confusable-class clusters, specialists with
 a dustbin class, and the KL-minimising combination with a generalist.
 
-* :func:`confusable_clusters` groups classes by k-means on the covariance of a generalist's
-  predicted probabilities (classes that are often predicted together end up together);
+* :func:`confusable_clusters` groups classes by k-means on the *correlation* matrix of a
+  generalist's predicted probabilities (the covariance with each class's variance normalised
+  away: raw variances would swamp the covariances, splitting the often-predicted classes and
+  lumping the rare ones), so classes predicted together end up together;
+  :func:`enrichment` says whether a cluster's confusions really stay inside it;
 * :func:`specialist_split` builds a specialist's training data: its classes relabelled
   0..k-1, everything else the dustbin class k, enriched so that half the examples come from its
   classes;
@@ -32,17 +35,44 @@ def prediction_covariance(probs: torch.Tensor) -> np.ndarray:
     return np.cov(p, rowvar=False)
 
 
+def prediction_correlation(probs: torch.Tensor) -> np.ndarray:
+    """(C, C) correlation of the predicted probability vectors: the covariance divided by the two
+    classes' standard deviations (a class never predicted gets zero correlations and 1 with itself)."""
+    cov = prediction_covariance(probs)
+    sd = np.sqrt(np.clip(np.diag(cov), 1e-24, None))
+    corr = cov / np.outer(sd, sd)
+    np.fill_diagonal(corr, 1.0)
+    return corr
+
+
 def confusable_clusters(probs: torch.Tensor, n_clusters: int, seed: int = 0) -> list[list[int]]:
-    """Classes grouped by k-means (scikit-learn) on the columns of the prediction covariance;
-    clusters sorted by their smallest class, classes sorted within each."""
+    """Classes grouped by k-means (scikit-learn) on the columns of the prediction correlation matrix
+    (:func:`prediction_correlation`); clusters sorted by their smallest class, classes sorted within each."""
     from sklearn.cluster import KMeans
 
-    cov = prediction_covariance(probs)
-    if not 1 <= n_clusters <= cov.shape[0]:
-        raise ConfigError(f"n_clusters must be in [1, {cov.shape[0]}], got {n_clusters}")
-    labels = KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit_predict(cov)
+    corr = prediction_correlation(probs)
+    if not 1 <= n_clusters <= corr.shape[0]:
+        raise ConfigError(f"n_clusters must be in [1, {corr.shape[0]}], got {n_clusters}")
+    labels = KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit_predict(corr)
     groups = [sorted(int(c) for c in np.flatnonzero(labels == k)) for k in range(n_clusters)]
     return sorted((g for g in groups if g), key=lambda g: g[0])
+
+
+def enrichment(probs: torch.Tensor, labels: torch.Tensor, classes: Sequence[int]) -> float:
+    """How much the errors on ``classes`` stay inside them: the share of wrong top-1 predictions on
+    examples of ``classes`` that name another class of ``classes``, divided by the share expected
+    if errors spread evenly over the wrong classes, (k - 1) / (C - 1). Above 1: the cluster holds
+    real confusions. NaN for a single class or no errors."""
+    k, C = len(classes), probs.shape[-1]
+    if k < 2:
+        return float("nan")
+    inside = torch.tensor(list(classes), device=labels.device)
+    pred = probs.argmax(-1).to(labels.device)
+    wrong = torch.isin(labels, inside) & (pred != labels)
+    if not wrong.any():
+        return float("nan")
+    share = torch.isin(pred[wrong], inside).float().mean().item()
+    return share / ((k - 1) / (C - 1))
 
 
 def relabel(y: torch.Tensor, classes: Sequence[int], num_classes: int) -> torch.Tensor:
@@ -56,7 +86,15 @@ def specialist_split(split: Split, classes: Sequence[int], num_classes: int, see
                      special_share: float = 0.5) -> tuple[Split, float]:
     """All examples of ``classes`` plus a seeded random sample of the others, so that
     ``special_share`` of the result is special; returns the relabelled split and the factor by
-    which the special classes are over-represented compared with ``split``."""
+    which the special classes are over-represented compared with ``split``. The split's rows of
+    ``split`` are :func:`specialist_rows`."""
+    idx, oversampling = specialist_rows(split, classes, seed, special_share)
+    return Split(split.x[idx], relabel(split.y[idx], classes, num_classes)), oversampling
+
+
+def specialist_rows(split: Split, classes: Sequence[int], seed: int,
+                    special_share: float = 0.5) -> tuple[torch.Tensor, float]:
+    """The sorted rows of ``split`` that :func:`specialist_split` keeps, and the oversampling factor."""
     special = torch.isin(split.y, torch.tensor(list(classes), device=split.y.device))
     idx_s = torch.nonzero(special).flatten()
     idx_o = torch.nonzero(~special).flatten()
@@ -64,10 +102,9 @@ def specialist_split(split: Split, classes: Sequence[int], num_classes: int, see
     g = torch.Generator().manual_seed(seed)
     pick = idx_o[torch.randperm(len(idx_o), generator=g)[:n_other].to(idx_o.device)]
     idx = torch.cat([idx_s, pick]).sort().values
-    sub = Split(split.x[idx], relabel(split.y[idx], classes, num_classes))
     true_share = len(idx_s) / len(split)
     train_share = len(idx_s) / len(idx)
-    return sub, train_share / true_share
+    return idx, train_share / true_share
 
 
 def specialist_from_generalist(generalist: nn.Module, classes: Sequence[int]) -> nn.Module:

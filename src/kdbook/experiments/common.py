@@ -152,12 +152,14 @@ def trained_run(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig, cf
 
 
 def trained_members(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig, cfg: TrainConfig,
-                    seeds: Sequence[int], *, device: str = "cpu", train_limit: int | None = None) -> list[nn.Module]:
+                    seeds: Sequence[int], *, device: str = "cpu", train_limit: int | None = None,
+                    track_val: bool = False) -> list[nn.Module]:
     """Ensemble members of ``model`` trained on labels, one per seed, cached one by one like
     :func:`trained_model`; the missing ones are trained together in one vectorised run
     (:func:`kdbook.vectorized.train_members`), which gives the same members as one by one. Other
     architectures than MLPs train one at a time on a CPU, where that is faster, and random-feature
-    models always do (both ways share one cache key, so a member trained either way is reused)."""
+    models always do (both ways share one cache key, so a member trained either way is reused).
+    With ``track_val`` every member keeps its validation curve (trained one by one)."""
     from ..vectorized import train_members
 
     def key(seed: int) -> dict:
@@ -166,11 +168,12 @@ def trained_members(kind: str, ds: Dataset, dataset_key: str, model: ModelConfig
     def build(seed: int):
         return lambda: build_model(model, ds.input_shape, ds.num_classes, seed=seed)
 
-    if model.kind == "rf" or (model.kind != "mlp" and not str(device).startswith("cuda")):
-        # random features have frozen layers, which the vectorised path would train; and on a CPU,
-        # vmap over convolutions measured about 2x slower than one member at a time
+    if track_val or model.kind == "rf" or (model.kind != "mlp" and not str(device).startswith("cuda")):
+        # validation curves are per network; random features have frozen layers, which the
+        # vectorised path would train; and on a CPU, vmap over convolutions measured about 2x
+        # slower than one member at a time
         return [trained_model(kind, ds, dataset_key, model, cfg, s, device=device, train_limit=train_limit,
-                              member=True) for s in seeds]
+                              member=True, track_val=track_val) for s in seeds]
     missing = [s for s in seeds if not model_path(kind, key(s)).is_file()]
     fresh: dict[int, nn.Module] = {}
     if missing:
