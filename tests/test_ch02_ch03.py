@@ -242,3 +242,30 @@ def test_ch03_claims_on_a_worked_example():
     assert outcomes["ch03.total_errors_fall_then_rise"].numbers["at_shift"] == 1.0
     # excess over the teacher: seed 0 30 - 8 = 22, of which 20 removed; seed 1 32 - 10 = 22, of which 22
     assert report3.excess_shares(_omitted_doc(), "class errors") == pytest.approx([20 / 22, 22 / 22])
+
+
+def _map_doc():
+    """Two sizes, two budgets, two seeds: distillation saves 10 +- 1 errors on the small set at both
+    budgets and nothing on the large one."""
+    rows = []
+    for size, n, saved in (("small", 100, 10), ("large", 1000, 0)):
+        for budget in (1.0, 3.0):
+            for seed in (0, 1):
+                labels = 200 + seed
+                rows += [{"size": size, "train_size": n, "budget": budget, "seed": seed, "method": "labels",
+                          "errors": labels},
+                         {"size": size, "train_size": n, "budget": budget, "seed": seed, "method": "distilled",
+                          "errors": labels - saved + (seed if saved else 0)}]
+    return StoredResult({"sizes": ["small", "large"], "budgets": [1.0, 3.0], "rows": rows}, {}, {}, None, True)
+
+
+def test_the_map_pairs_seeds_and_says_where_distillation_helps():
+    t = report2.map_table(_map_doc())
+    assert list(t["size"]) == ["small", "small", "large", "large"]
+    assert t.loc[0, "difference"] == pytest.approx(-9.5) and t.loc[0, "difference_std"] == pytest.approx(0.70711, rel=1e-4)
+    assert "clearly helps with small at 1x and small at 3x, and nowhere clearly hurts" in report2.map_sentence(_map_doc())
+    outcomes = {c.id: c.evaluate({"map": _map_doc()}) for c in report2.MAP_CLAIMS}
+    assert outcomes["ch02.map_helps_somewhere"].holds
+    assert outcomes["ch02.map_gain_larger_with_less_data"].holds
+    assert not outcomes["ch02.map_longer_budget_helps_full_data"].holds
+    assert report2.map_display_table(_map_doc()).loc["large", "3x the epochs"] == "+0.0 ± 0.0 (no clear effect)"

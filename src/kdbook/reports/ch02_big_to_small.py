@@ -752,8 +752,6 @@ def glue_values(results: Results, test_size: int) -> dict[str, float | str]:
         "ch02_noT2_lr_sentence": no_T2_learning_rate_sentence(1 - pair[0]["alpha"], results["weighting"].value["lr"],
                                                               lab_lr) if pair else "",
         "ch02_consistency_sentence": consistency_sentence(results["consistency"]),
-        "ch02_map_sentence": map_sentence(results["map"]),
-        "ch02_map_seeds": plural(int(map_differences(results["map"])["seed"].nunique()), "seed"),
         "ch02_consistency_regime": results["consistency"].value["regime"],
         "ch02_small_examples": f"{h['small_examples']:,}",
         **{f"ch02_{k}": f"{h[k]:.1f}" for k in ("small_hard", "small_soft", "small_full", "small_smooth")},
@@ -1026,6 +1024,10 @@ CLAIMS: tuple[Claim, ...] = (
           "soft-target run is ahead at the last.",
           "On the few-data validation curves, the hard-label run is not ahead at first, or the soft-target run "
           "not ahead at the end.", _hard_early_soft_late),
+)
+
+#: The map's claims, evaluated once its part (``kdbook.experiments.ch02_big_to_small.MAP_PART``) is stored.
+MAP_CLAIMS: tuple[Claim, ...] = (
     Claim("ch02.map_helps_somewhere",
           "On the map, distillation clearly helps at some training-set size and budget.",
           "On the map, distillation clearly helps at no training-set size and budget.", _map_helps_somewhere),
