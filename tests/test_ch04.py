@@ -181,10 +181,31 @@ def test_methods_are_compared_on_the_same_sets_of_members():
     assert list(diff.index) == [(0, 1)] and diff["nll"].iloc[0] == pytest.approx(0.02)
 
 
-def test_cluster_covariance_within_and_between():
-    cov = [[1.0, 0.5, -0.1], [0.5, 1.0, -0.3], [-0.1, -0.3, 1.0]]
-    spec = stored({"covariance": cov, "clusters": [[0, 1], [2]]})
-    assert report.cluster_covariance(spec) == pytest.approx((0.5, -0.2))
+def test_cluster_correlation_within_and_between():
+    corr = [[1.0, 0.5, -0.1], [0.5, 1.0, -0.3], [-0.1, -0.3, 1.0]]
+    spec = stored({"generalists": [{"correlation": corr, "clusters": [[0, 1], [2]]}]})
+    assert report.cluster_correlation(spec) == pytest.approx((0.5, -0.2))
+
+
+def _specialists(changes: list[tuple[float, float]]) -> StoredResult:
+    """One generalist per (gain of the specialists, gain of the fine-tuned control) on the covered classes."""
+    gens = []
+    for seed, (spec, fine) in enumerate(changes):
+        acc = {"generalist": 0.80, "combined": 0.80 + spec, "fine-tuned": 0.80 + fine}
+        block = {"all": acc, "covered": {**acc, "count": 100}, "active": {**acc, "count": 120}}
+        gens.append({"seed": 100 + seed, "specialists": [{"classes": [0, 1]}], "test": block, "val": block})
+    return stored({"generalists": gens, "class_names": list("abcdefghij")})
+
+
+def test_specialist_claims_are_paired_over_generalists():
+    beat = next(c for c in report.CLAIMS if c.id == "ch04.specialists_beat_generalist_on_their_classes")
+    control = next(c for c in report.CLAIMS if c.id == "ch04.specialists_beat_fine_tuning")
+    clear = {"specialists": _specialists([(0.010, 0.012), (0.012, 0.011), (0.011, 0.013)])}
+    out = beat.evaluate(clear)
+    assert out.holds and out.numbers["change_points"] == pytest.approx(1.1)
+    assert not control.evaluate(clear).holds  # the fine-tuned generalist does as well
+    noisy = {"specialists": _specialists([(0.03, 0.0), (-0.02, 0.0), (0.0, 0.0)])}
+    assert not beat.evaluate(noisy).holds  # mean 0.33 points, std 2.5
 
 
 def test_claims_have_unique_ids_and_the_required_ones():
