@@ -269,3 +269,15 @@ def test_the_map_pairs_seeds_and_says_where_distillation_helps():
     assert outcomes["ch02.map_gain_larger_with_less_data"].holds
     assert not outcomes["ch02.map_longer_budget_helps_full_data"].holds
     assert report2.map_display_table(_map_doc()).loc["large", "3x the epochs"] == "+0.0 ± 0.0 (no clear effect)"
+
+
+def test_prior_matching_shift_uses_no_labels():
+    # 4 examples, 4 classes; class 3 is never predicted until its logit rises by more than 1 on
+    # example 0 (margin 1) and 2 on example 1: a share of 1/4 (its prior) needs a shift in (1, 2]
+    logits = torch.tensor([[2.0, 0.0, 0.0, 1.0], [0.0, 3.0, 0.0, 1.0], [0.0, 0.0, 5.0, 0.0], [4.0, 0.0, 0.0, 0.0]])
+    assert ch03.prior_matching_shift(logits, (3,), [0.0, 0.5, 1.5, 2.5, 5.0], 4) == 1.5
+
+
+def test_confusion_counts_true_rows_predicted_columns():
+    logits = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    assert ch03.confusion(logits, torch.tensor([0, 1, 1]), 2) == [[1, 0], [1, 1]]

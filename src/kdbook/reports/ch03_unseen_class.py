@@ -34,6 +34,7 @@ MOST = 0.5
 
 _PAPER_TWO = f"{PAPER['two_classes']['error']}% to {PAPER['two_classes']['error_after']}% test error"
 _COLUMNS = ["shift", "errors before", "errors after", "class errors before", "class errors after"]
+_LABEL_FREE = ["label-free shift", "errors after (label-free)", "class errors after (label-free)"]
 
 
 # ------------------------------------------------------------------------------ tables
@@ -48,10 +49,14 @@ def before_after(result: StoredResult) -> pd.DataFrame:
     rows = []
     for r in result.value["rows"]:
         i0, i1 = _index(shifts, 0.0), _index(shifts, r["chosen_shift"])
+        i2 = _index(shifts, r.get("prior_shift", r["chosen_shift"]))
         rows.append({"seed": r["seed"], "model": r["model"], "shift": r["chosen_shift"],
                      "errors before": r["test"]["errors"][i0], "errors after": r["test"]["errors"][i1],
                      "class errors before": r["test"]["focus_errors"][i0],
-                     "class errors after": r["test"]["focus_errors"][i1], "class count": r["count_test"]})
+                     "class errors after": r["test"]["focus_errors"][i1], "class count": r["count_test"],
+                     "label-free shift": r.get("prior_shift", float("nan")),
+                     "errors after (label-free)": r["test"]["errors"][i2],
+                     "class errors after (label-free)": r["test"]["focus_errors"][i2]})
     return pd.DataFrame(rows)
 
 
@@ -88,6 +93,42 @@ def omitted_display_table(result: StoredResult) -> pd.DataFrame:
     return pd.DataFrame({col: [f"{m:+.2f} ± {sd:.2f}" if col == "shift" else f"{m:.1f} ± {sd:.1f}"
                                for m, sd in zip(summ[col], summ[col + "_std"])] for col in _COLUMNS},
                         index=summ.index)
+
+
+def label_free_display_table(result: StoredResult) -> pd.DataFrame:
+    """The shift chosen without labels (the shifted classes' predicted share of the unlabelled
+    validation images matches their prior) and the test errors there, beside the validation choice."""
+    summ = summary(result)
+    cols = ["shift", "label-free shift", "errors after", "errors after (label-free)", "class errors after",
+            "class errors after (label-free)"]
+    names = {"shift": "shift (validation labels)", "errors after": "errors (validation labels)",
+             "class errors after": "class errors (validation labels)", "label-free shift": "shift (no labels)",
+             "errors after (label-free)": "errors (no labels)", "class errors after (label-free)": "class errors (no labels)"}
+    return pd.DataFrame({names[c]: [f"{m:+.2f} ± {sd:.2f}" if "shift" in c else f"{m:.1f} ± {sd:.1f}"
+                                    for m, sd in zip(summ[c], summ[c + "_std"])] for c in cols}, index=summ.index)
+
+
+def confusion_figure(result: StoredResult, model: str = "distilled") -> Figure:
+    """The test confusion matrix (rows: true class, share of its images) of ``model``'s first seed,
+    before and after the shift chosen on validation."""
+    row = next(r for r in result.value["rows"] if r["model"] == model)
+    names = result.value["class_names"]
+    fig, axes = plots.figure(ncols=2, width=10.5, height=4.6)
+    for ax, key, title in zip(axes, ("confusion_before", "confusion_after"),
+                              ("before the shift", f"after the shift ({row['chosen_shift']:+g})")):
+        m = np.asarray(row[key], dtype=float)
+        share = m / m.sum(1, keepdims=True).clip(min=1)
+        ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+        ax.grid(False)
+        ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        for i in range(len(names)):
+            for j in range(len(names)):
+                if share[i, j] >= 0.05:
+                    ax.text(j, i, f"{100 * share[i, j]:.0f}", ha="center", va="center", fontsize=7,
+                            color="white" if share[i, j] > 0.5 else "black")
+        ax.set(xlabel="predicted class", ylabel="true class", title=f"{model}, seed {row['seed']}: {title}")
+    return fig
 
 
 def two_class_display_table(result: StoredResult) -> pd.DataFrame:
@@ -186,6 +227,15 @@ def glue_values(results: Results, *, width: int, T: float) -> dict[str, float | 
         "ch03_om_shift": d["shift"], "ch03_om_shift_std": d["shift_std"], "ch03_om_oracle": oracle_shift(om),
         "ch03_labels_class_before": summ.loc["labels only", "class errors before"],
         "ch03_labels_class_after": summ.loc["labels only", "class errors after"],
+        "ch03_labels_shift": summ.loc["labels only", "shift"],
+        "ch03_labels_recovered": f"{100 * (1 - summ.loc['labels only', 'class errors after'] / d['class count']):.0f}%",
+        "ch03_right_before": f"{100 * (1 - d['class errors before'] / d['class count']):.0f}%",
+        "ch03_om_free_shift": f"{d['label-free shift']:+.2f}",
+        "ch03_om_free_class_after": f"{d['class errors after (label-free)']:.0f}",
+        "ch03_om_free_after": f"{d['errors after (label-free)']:.0f}",
+        "ch03_two_free_shift": f"{d2['label-free shift']:+.2f}",
+        "ch03_two_free_after": f"{100 * d2['errors after (label-free)'] / n:.1f}",
+        "ch03_two_epochs": two.value.get("student_epochs", ""), "ch03_om_epochs": om.value.get("student_epochs", ""),
         "ch03_transfer_size": om.value["rows"][0]["transfer_size"],
         "ch03_two_names": join_words(class_names(two)),
         "ch03_two_before": 100 * d2["errors before"] / n, "ch03_two_after": 100 * d2["errors after"] / n,
@@ -298,6 +348,16 @@ CLAIMS: tuple[Claim, ...] = (
           "As the omitted class's bias rises, the student's total test errors first fall and then rise again.",
           "As the omitted class's bias rises, the student's total test errors do not first fall and then rise.",
           _total_falls_then_rises),
+    Claim("ch03.label_free_shift_cuts_class_errors",
+          "A shift chosen without any label (the omitted class's predicted share of unlabelled images set to its "
+          "prior) also clearly cuts the errors on the omitted class.",
+          "A shift chosen without any label does not clearly cut the errors on the omitted class.",
+          _fewer("omitted", ("distilled", "class errors after (label-free)"), ("distilled", "class errors before"))),
+    Claim("ch03.labels_only_recovers_some_after_shift",
+          "Even the control trained on labels alone, which never saw the class, gets clearly fewer of its images wrong "
+          "after its own validation-chosen shift.",
+          "The labels-only control does not get clearly fewer of the omitted class's images wrong after its shift.",
+          _fewer("omitted", ("labels only", "class errors after"), ("labels only", "class errors before"))),
     Claim("ch03.two_class_shift_cuts_errors",
           "Lowering the biases of the two present classes clearly cuts the two-class student's test errors.",
           "Lowering the biases of the two present classes does not clearly cut the two-class student's test errors.",
