@@ -34,7 +34,7 @@ def test_outcomes_read_as_words_never_raw_booleans():
                            claims.Claim("ch02.b", "B holds.", "B does not hold.", _always(False, n=3))], {})
     table = claims.outcomes_frame(out)
     assert list(table["here"]) == ["holds", "does not hold"]
-    assert table.loc["ch02.a", "numbers"] == "gap = 0.1235" and "True" not in table.to_string()
+    assert table.loc["ch02.a", "numbers"] == "gap = 0.123" and "True" not in table.to_string()
     assert [o.sentence() for o in out] == ["A holds.", "B does not hold."]
     html = claims.outcomes_table(out).to_html()
     assert "A holds." in html and "does not hold" in html and "..." not in html

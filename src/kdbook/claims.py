@@ -113,12 +113,15 @@ def by_id(outcomes: Iterable[Outcome]) -> dict[str, Outcome]:
 
 
 def format_numbers(numbers: Mapping[str, Any]) -> str:
-    """'a = 1.23, b = 4' in words a reader can scan (floats to 4 significant digits)."""
+    """'a = 1.23, b = 4' in words a reader can scan (floats to 3 significant digits, at most four
+    decimals: smaller magnitudes in scientific notation; NaN as '-')."""
     def fmt(v: Any) -> str:
         if isinstance(v, bool):
             return "yes" if v else "no"
         if isinstance(v, float):
-            return f"{v:,.4g}"
+            if v != v:
+                return "-"
+            return f"{v:.2e}" if v != 0 and abs(v) < 0.01 else f"{v:,.3g}" if abs(v) < 1e6 else f"{v:,.0f}"
         if isinstance(v, int):
             return f"{v:,}"
         return "-" if v is None else str(v)

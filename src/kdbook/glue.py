@@ -33,3 +33,11 @@ def source(obj) -> "IPython.display.Code":
     from IPython.display import Code
 
     return Code(inspect.getsource(obj), language="python")
+
+
+def glue_figure(name: str, fig) -> None:
+    """Glue a figure without displaying it, for a ``{glue:figure}`` directive in the prose that
+    gives it a number, a caption and alt text (the figure's code stays out of the page)."""
+    from myst_nb import glue
+
+    glue(name, fig, display=False)

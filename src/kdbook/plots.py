@@ -27,7 +27,11 @@ STYLE = {
 }
 
 
-def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
+#: Resolution of the figures on the book's pages: sharp when zoomed and on high-density phone screens.
+PAGE_DPI = 160
+
+
+def png_bytes(fig: Figure, dpi: int = PAGE_DPI) -> bytes:
     """The figure rendered as PNG."""
     import io
 

@@ -51,7 +51,8 @@ const texts = Array.from(article.querySelectorAll('p, li, td, th, caption, figca
 const say = (kind, text) => out.push([kind, text.slice(0, 160)]);
 for (const [tag, text] of texts) {
   const cell = tag === 'td' || tag === 'th';
-  if (checks.has('tuple') && /\(\s*-?\d[\d.]*\s*,\s*-?\d[\d.]*\s*\)/.test(text)) say('tuple', text);
+  // a Python tuple's repr has ", " between items (a thousands separator, as in "(5,500)", has no space)
+  if (checks.has('tuple') && /\(\s*-?\d[\d.]*\s*,\s+-?\d[\d.]*\s*\)/.test(text)) say('tuple', text);
   if (checks.has('nan') && /(^|[^\w])nan([^\w]|$)/i.test(text)) say('nan', text);
   if (checks.has('boolean') && cell && /^(True|False)$/.test(text)) say('boolean', text);
   if (checks.has('truncated') && cell && /(\.\.\.|…)/.test(text)) say('truncated', text);

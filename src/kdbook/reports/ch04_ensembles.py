@@ -321,6 +321,64 @@ def specialists_sentence(result: StoredResult) -> str:
     return text[0].upper() + text[1:]
 
 
+# ------------------------------------------------------------------------------ figures
+def ensemble_size_figure(result: StoredResult):
+    """Test accuracy, NLL and ECE against the number of members, arithmetic and geometric means
+    (mean ± std over resampled sets), the size that reaches the saturation share marked."""
+    from .. import plots
+
+    arith, geo = curve_table(result, "arithmetic"), curve_table(result, "geometric")
+    fig, axes = plots.figure(ncols=3, width=12, height=3.4)
+    x = arith.index.to_numpy()
+    for ax, key, label, scale in ((axes[0], "accuracy", "test accuracy (%)", 100), (axes[1], "nll", "test NLL", 1),
+                                  (axes[2], "ece", "test ECE", 1)):
+        plots.lines(x, {"arithmetic mean": scale * arith[key], "geometric mean": scale * geo[key]},
+                    spread={"arithmetic mean": scale * arith[key + "_std"], "geometric mean": scale * geo[key + "_std"]},
+                    xlabel="members N", ylabel=label, ax=ax)
+    axes[0].axvline(saturation(arith, SATURATION_SHARE), ls=":", color="grey", lw=1)
+    return fig
+
+
+def share_figure(result: StoredResult):
+    """The share of the ensemble's gain each student seed keeps, for both means, with the paper's."""
+    from .. import plots
+
+    fig, (ax,) = plots.figure(width=5.5, height=3.2)
+    for i, method in enumerate(("arithmetic", "geometric")):
+        shares = retained(result, method)[2]
+        ax.scatter(np.full(len(shares), i), 100 * shares, color=plots.PALETTE[i], zorder=3)
+    ax.axhline(100 * paper_retained(), ls="--", color="grey", lw=1, label="paper (speech)")
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set_xticks([0, 1], ["student of the\narithmetic mean", "student of the\ngeometric mean"])
+    ax.set(ylabel="share of the ensemble's gain kept (%)", xlim=(-0.6, 1.6), title="one dot per student seed")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def correlation_figure(result: StoredResult, which: int = 0):
+    """Generalist ``which``'s prediction correlations between classes, reordered by cluster, the
+    clusters outlined (the diagonal, always 1, blanked)."""
+    from .. import plots
+
+    g = _generalists(result)[which]
+    names = result.value["class_names"]
+    order = [c for cl in g["clusters"] for c in cl]
+    shown = np.asarray(g["correlation"], dtype=float)[np.ix_(order, order)].copy()
+    np.fill_diagonal(shown, np.nan)
+    fig, (ax,) = plots.figure(width=6.2, height=5.2)
+    lim = np.nanmax(np.abs(shown))
+    im = ax.imshow(shown, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    ax.grid(False)
+    ax.set_xticks(range(len(order)), [names[c] for c in order], rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(order)), [names[c] for c in order], fontsize=8)
+    for e in np.cumsum([len(cl) for cl in g["clusters"]])[:-1] - 0.5:
+        ax.axhline(e, color="black", lw=0.8)
+        ax.axvline(e, color="black", lw=0.8)
+    ax.set_title(f"generalist {g['seed']}: correlation of predicted probabilities", fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    return fig
+
+
 # ------------------------------------------------------------------------------ the chapter in numbers
 def headline(results: Results) -> dict[str, float]:
     """The chapter's findings as numbers (accuracies in %)."""
