@@ -26,6 +26,35 @@ def test_every_chapter_installs_the_library_first_on_colab():
         assert "remove-cell" in first.metadata.get("tags", []), name
 
 
+def _repository_url(root) -> str:
+    return re.search(r"repository:\n  url: (\S+)", (root / "_config.yml").read_text()).group(1)
+
+
+def test_the_repository_url_lives_in_one_place():
+    """_config.yml's repository URL is the one every Colab install line uses (scripts/set-repository
+    changes both)."""
+    url = _repository_url(REPO_ROOT)
+    for name in NOTEBOOKS:
+        first = next(c for c in nbformat.read(REPO_ROOT / "book" / name, as_version=4).cells if c.cell_type == "code")
+        assert f"git+{url}\"" in first.source, name
+
+
+def test_set_repository_rewrites_the_config_and_every_install_line(tmp_path):
+    import subprocess
+
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(REPO_ROOT / "scripts" / "set-repository", tmp_path / "scripts")
+    shutil.copy(REPO_ROOT / "_config.yml", tmp_path)
+    shutil.copytree(REPO_ROOT / "book", tmp_path / "book", ignore=shutil.ignore_patterns("_static", "_ext"))
+    out = subprocess.run(["bash", str(tmp_path / "scripts" / "set-repository"), "https://github.com/someone/fork"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert _repository_url(tmp_path) == "https://github.com/someone/fork"
+    for name in NOTEBOOKS:
+        first = next(c for c in nbformat.read(tmp_path / "book" / name, as_version=4).cells if c.cell_type == "code")
+        assert 'git+https://github.com/someone/fork"' in first.source, name
+
+
 def test_sources_have_no_outputs_and_a_parameters_cell():
     for name in NOTEBOOKS:
         nb = nbformat.read(REPO_ROOT / "book" / name, as_version=4)

@@ -4,7 +4,7 @@ import pytest
 
 from kdbook.sitecheck import READER_CHECKS, browser_available, check_site
 
-GOOD = """<p>The teacher makes 1,004 errors out of 10,000 (mean over 3 seeds); 91.2% of them, T = 4, on (5,500) images.</p>
+GOOD = """<p>The teacher makes 1,004 errors out of 10,000 (mean over 3 seeds); 91.2% of them, T = 4, on (5,500) images, l ~ Uniform(0, 1).</p>
 <table><tr><th>model</th><th>errors</th></tr><tr><td>teacher</td><td>1,004 ± 12</td></tr></table>
 <figure><img src="x.png" alt="a plot"><figcaption>Figure 1: a plot.</figcaption></figure>"""
 

@@ -7,6 +7,7 @@ single model (teacher or distilled student), and list datasets and profiles.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -47,6 +48,8 @@ def _cmd_book(args: argparse.Namespace) -> int:
 
     get_profile(args.profile)
     device = resolve_device(args.device)
+    if args.stored_only:  # the kernels inherit it: a missing result fails the chapter instead of training
+        os.environ["KDBOOK_STORED_ONLY"] = "1"
     report = build_book(profile=args.profile, device=device, chapters=args.chapters or None,
                         build=not args.no_build, timeout=args.timeout)
     print(report.summary())
@@ -227,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only these chapters (default: all)")
     common(p)
     p.add_argument("--no-build", action="store_true", help="execute notebooks only, skip jupyter-book")
+    p.add_argument("--stored-only", action="store_true",
+                   help="never compute: a chapter whose stored result is missing fails (the publish build)")
     p.add_argument("--timeout", type=int, default=3600, help="seconds allowed per notebook cell")
     p.set_defaults(func=_cmd_book)
 

@@ -51,8 +51,9 @@ const texts = Array.from(article.querySelectorAll('p, li, td, th, caption, figca
 const say = (kind, text) => out.push([kind, text.slice(0, 160)]);
 for (const [tag, text] of texts) {
   const cell = tag === 'td' || tag === 'th';
-  // a Python tuple's repr has ", " between items (a thousands separator, as in "(5,500)", has no space)
-  if (checks.has('tuple') && /\(\s*-?\d[\d.]*\s*,\s+-?\d[\d.]*\s*\)/.test(text)) say('tuple', text);
+  // a Python tuple's repr has ", " between items (a thousands separator, as in "(5,500)", has none)
+  // and no name before its parenthesis (as in "Uniform(0, 1)")
+  if (checks.has('tuple') && /(^|[^\w])\(\s*-?\d[\d.]*\s*,\s+-?\d[\d.]*\s*\)/.test(text)) say('tuple', text);
   if (checks.has('nan') && /(^|[^\w])nan([^\w]|$)/i.test(text)) say('nan', text);
   if (checks.has('boolean') && cell && /^(True|False)$/.test(text)) say('boolean', text);
   if (checks.has('truncated') && cell && /(\.\.\.|…)/.test(text)) say('truncated', text);
@@ -225,3 +226,28 @@ def describe(problems: Sequence[Problem]) -> str:
 def relative_page(url: str, base: str) -> str:
     """The path of ``url`` relative to the served ``base``."""
     return urlparse(url).path.removeprefix(urlparse(base).path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m kdbook.sitecheck SITE [--reader all | KIND ...] [--width PX]``: open every page of
+    a built site, print what is wrong, exit 1 if anything is."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m kdbook.sitecheck", description=main.__doc__)
+    p.add_argument("site", type=Path, help="the built site (e.g. _build/html)")
+    p.add_argument("--reader", nargs="*", default=[], metavar="KIND",
+                   help=f"reader checks to run ('all' or some of: {', '.join(READER_CHECKS)})")
+    p.add_argument("--width", type=int, default=1280, help="window width in px (390 for a phone)")
+    args = p.parse_args(argv)
+    missing = browser_available()
+    if missing:
+        print(f"no headless browser: {missing}")
+        return 2
+    reader = READER_CHECKS if args.reader == ["all"] else tuple(args.reader)
+    problems = check_site(args.site, reader=reader, width=args.width)
+    print(describe(problems))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

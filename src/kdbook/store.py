@@ -35,7 +35,8 @@ from . import provenance as prov
 SCHEMA = 1
 #: Models trained or loaded while a result is being computed (see run_or_load's provenance).
 _MODEL_LOG: contextvars.ContextVar[list | None] = contextvars.ContextVar("kdbook_model_log", default=None)
-#: Inside :func:`stored_only`, a missing result raises :class:`MissingResult` instead of being computed.
+#: Inside :func:`stored_only`, a missing result raises :class:`MissingResult` instead of being computed
+#: (also in every process started with ``KDBOOK_STORED_ONLY=1``, e.g. the kernels of a publish build).
 _STORED_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("kdbook_stored_only", default=False)
 REPO_ROOT = prov.PACKAGE_DIR.parent.parent
 #: The cache key ('kind/hash') of every model trained or loaded through :func:`fit_or_load`, so a
@@ -223,7 +224,7 @@ def run_or_load(kind: str, config: Any, compute: Callable[[], dict], *, profile:
         found = store.load(profile, kind, config)
         if found is not None:
             return found
-    if _STORED_ONLY.get():
+    if _STORED_ONLY.get() or os.environ.get("KDBOOK_STORED_ONLY") == "1":
         raise MissingResult(f"no stored {profile} result {kind} for this configuration "
                             f"({store.path(profile, kind, config)}); run the chapter to compute it")
     start = time.perf_counter()
