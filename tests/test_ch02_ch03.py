@@ -281,3 +281,14 @@ def test_prior_matching_shift_uses_no_labels():
 def test_confusion_counts_true_rows_predicted_columns():
     logits = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     assert ch03.confusion(logits, torch.tensor([0, 1, 1]), 2) == [[1, 0], [1, 1]]
+
+
+def test_collapsed_sweep_cells_are_named_and_explained():
+    rows = [{"width": w, "T": T, "seed": 0, "errors": e, "val_accuracy": 0.5}
+            for w, T, e in ((30, None, 1700), (30, 4.0, 1650), (30, 20.0, 9000), (800, None, 1500), (800, 20.0, 1550))]
+    doc = StoredResult({"rows": rows, "lr": 0.05}, {}, {}, None, True)
+    assert report2.collapsed(doc, 10_000) == [(30, 20.0)]
+    text = report2.collapse_sentence(doc, 10_000)
+    assert "the 30-unit student at T = 20" in text and "one learning rate (0.05)" in text
+    rows[2]["errors"] = 1700
+    assert report2.collapse_sentence(StoredResult({"rows": rows}, {}, {}, None, True), 10_000) == ""

@@ -426,6 +426,34 @@ def spread_sentence(result: StoredResult) -> str:
     return text + "."
 
 
+#: A student "collapsed" when its mean test errors exceed this share of the test set (chance is 90%).
+COLLAPSE_SHARE = 0.5
+
+
+def collapsed(result: StoredResult, test_size: int) -> list[tuple[int, float]]:
+    """(width, T) of the sweep's students whose mean test errors exceed :data:`COLLAPSE_SHARE` of the test set."""
+    table = temperature_table(result)
+    return [(int(w), float(c)) for w in table.index for c in table.columns
+            if c != "labels" and table.loc[w, c] > COLLAPSE_SHARE * test_size]
+
+
+def collapse_sentence(result: StoredResult, test_size: int) -> str:
+    """Which sweep settings collapsed, and why that is the recipe's limit, not the temperature's ('' if none)."""
+    bad = collapsed(result, test_size)
+    if not bad:
+        return ""
+    by_width: dict[int, list[str]] = {}
+    for w, T in bad:
+        by_width.setdefault(w, []).append(f"{T:g}")
+    parts = [f"the {w}-unit student at T = {join_words(ts)}" for w, ts in by_width.items()]
+    lr = result.value.get("lr")
+    return (f"Some runs collapsed to near-chance predictions: {join_words(parts)}. The sweep trains every width at "
+            f"one learning rate{f' ({lr:g})' if lr else ''}, tuned for the 800-unit student at its chosen temperature; "
+            f"with the T² factor a high temperature makes the soft term's gradients large for a narrow student, and "
+            f"that learning rate is then too high. A lower one (or gradient clipping) would be needed there; the sweep "
+            f"does not tune it, so those cells say nothing about the temperature itself.")
+
+
 def noise_sentence(results: Results) -> str:
     """What counts as a difference in the sweeps, in words."""
     seeds = sweep_seeds(results["temperature"])
@@ -743,6 +771,7 @@ def glue_values(results: Results, test_size: int) -> dict[str, float | str]:
         "ch02_temp_sentence": temperature_sentence(results["temperature"]),
         "ch02_spread_sentence": spread_sentence(results["temperature"]),
         "ch02_noise_sentence": noise_sentence(results),
+        "ch02_collapse_sentence": collapse_sentence(results["temperature"], test_size),
         "ch02_weighting_T": f"{results['weighting'].value['T']:g}",
         "ch02_best_weighting_val": h["best_weighting_val"],
         "ch02_weight_soft": f"{wt.loc['soft only', 'errors']:.0f}" if "soft only" in wt.index else "-",
