@@ -292,3 +292,20 @@ def test_collapsed_sweep_cells_are_named_and_explained():
     assert "the 30-unit student at T = 20" in text and "one learning rate (0.05)" in text
     rows[2]["errors"] = 1700
     assert report2.collapse_sentence(StoredResult({"rows": rows}, {}, {}, None, True), 10_000) == ""
+
+
+def test_a_diverged_weighting_is_shown_and_never_chosen():
+    nan = float("nan")
+    rows = []
+    for seed in (0, 1):
+        rows += [{"weighting": "soft only", "alpha": 1.0, "scale_T2": True, "seed": seed, "diverged": True,
+                  "errors": nan, "accuracy": nan, "val_accuracy": nan},
+                 {"weighting": "soft + 0.5 hard", "alpha": 0.5, "scale_T2": True, "seed": seed, "diverged": False,
+                  "errors": 100 + seed, "accuracy": 0.9, "val_accuracy": 0.9},
+                 {"weighting": "soft + 0.1 hard", "alpha": 0.9, "scale_T2": True, "seed": seed, "diverged": seed == 1,
+                  "errors": 90 if seed == 0 else nan, "accuracy": 0.95 if seed == 0 else nan,
+                  "val_accuracy": 0.95 if seed == 0 else nan}]
+    doc = StoredResult({"rows": rows}, {}, {}, None, True)
+    shown = report2.weighting_display_table(doc)
+    assert shown.loc["soft only", "test errors"] == "diverged" and shown.loc["soft + 0.1 hard", "seeds that diverged"] == "1"
+    assert report2.best_weighting(doc)["weighting"] == "soft + 0.5 hard"  # the better mean had a diverged seed

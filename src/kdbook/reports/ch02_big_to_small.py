@@ -485,12 +485,26 @@ def weighting_table(result: StoredResult) -> pd.DataFrame:
     return mean_std(pd.DataFrame(result.value["rows"]), "weighting", ["errors", "accuracy", "val_accuracy"])
 
 
+def diverged_seeds(result: StoredResult) -> pd.Series:
+    """Per weighting, how many seeds diverged (0 for results stored before divergence was recorded)."""
+    df = pd.DataFrame(result.value["rows"])
+    flags = df["diverged"] if "diverged" in df else pd.Series(False, index=df.index)
+    return flags.groupby(df["weighting"], sort=False).sum().astype(int)
+
+
 def weighting_display_table(result: StoredResult) -> pd.DataFrame:
-    """:func:`weighting_table` ready to show: test errors, test and validation accuracy in %."""
+    """:func:`weighting_table` ready to show: test errors, test and validation accuracy in %, and
+    the seeds that diverged (their numbers left out)."""
     wt = weighting_table(result)
-    return pd.DataFrame({"test errors": [_pm(m, s) for m, s in zip(wt["errors"], wt["errors_std"])],
-                         "test accuracy (%)": (100 * wt["accuracy"]).map("{:.2f}".format),
-                         "validation accuracy (%)": (100 * wt["val_accuracy"]).map("{:.2f}".format)},
+    bad = diverged_seeds(result)
+
+    def shown(values, fmt):
+        return [fmt(v) if v == v else "diverged" for v in values]
+
+    return pd.DataFrame({"test errors": [_pm(m, s) if m == m else "diverged" for m, s in zip(wt["errors"], wt["errors_std"])],
+                         "test accuracy (%)": shown(100 * wt["accuracy"], "{:.2f}".format),
+                         "validation accuracy (%)": shown(100 * wt["val_accuracy"], "{:.2f}".format),
+                         "seeds that diverged": [f"{bad.get(k, 0)}" for k in wt.index]},
                         index=wt.index.rename("loss"))
 
 
@@ -502,9 +516,12 @@ def _weighting_rows(result: StoredResult) -> pd.DataFrame:
 
 
 def best_weighting(result: StoredResult) -> pd.Series:
-    """The weighting with the best mean validation accuracy (its name, alpha, T^2 flag, errors)."""
+    """The weighting with the best mean validation accuracy among those that never diverged (its
+    name, alpha, T^2 flag, errors)."""
     df = _weighting_rows(result)
-    return df.loc[df["val_accuracy"].idxmax()]
+    bad = diverged_seeds(result)
+    ok = df[df["weighting"].map(lambda w: bad.get(w, 0) == 0)]
+    return ok.loc[ok["val_accuracy"].idxmax()]
 
 
 def no_T2_pair(result: StoredResult) -> tuple[pd.Series, pd.Series] | None:
@@ -773,6 +790,7 @@ def glue_values(results: Results, test_size: int) -> dict[str, float | str]:
         "ch02_noise_sentence": noise_sentence(results),
         "ch02_collapse_sentence": collapse_sentence(results["temperature"], test_size),
         "ch02_weighting_T": f"{results['weighting'].value['T']:g}",
+        "ch02_weighting_T2": f"{results['weighting'].value['T'] ** 2:g}",
         "ch02_best_weighting_val": h["best_weighting_val"],
         "ch02_weight_soft": f"{wt.loc['soft only', 'errors']:.0f}" if "soft only" in wt.index else "-",
         "ch02_weight_best_errors": f"{wt.loc[h['best_weighting_val'], 'errors']:.0f}",
