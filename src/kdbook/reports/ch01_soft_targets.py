@@ -34,6 +34,8 @@ COMMON_TEMPERATURES = (2.0, 5.0)
 #: The temperature of the reduction pitfall and of the "drowned soft term" comparison.
 PITFALL_T = 4.0
 DROWNED_T = 20.0
+#: The top of the temperature grid: where the paper's large-T statements are checked a second time.
+TOP_T_FROM = 50.0
 #: With the T² factor, a gradient norm that grows by more than this factor from T = 1 to its peak
 #: has not yet reached the asymptote where T no longer matters.
 MODERATE_GROWTH = 1.5
@@ -283,6 +285,8 @@ def headline_numbers(result: StoredResult, temperatures=TEMPERATURES, high_T_fro
             "autograd_max_abs_diff": autograd_check(s, t, Ts)["max_abs_diff"].max(),
             "slope_without_T2": loglog_slope(Ts[high], norms["without_T2"][high]),
             "slope_with_T2": loglog_slope(Ts[high], norms["with_T2"][high]),
+            "slope_without_T2_top": loglog_slope(Ts[Ts >= TOP_T_FROM], norms["without_T2"][Ts >= TOP_T_FROM]),
+            "slope_with_T2_top": loglog_slope(Ts[Ts >= TOP_T_FROM], norms["with_T2"][Ts >= TOP_T_FROM]),
             "with_T2_max_over_min": norms["with_T2"].max() / norms["with_T2"].min(),
             "with_T2_at_T1": norms["with_T2"].iloc[0],
             "with_T2_peak": norms["with_T2"].max(),
@@ -330,8 +334,11 @@ def glue_values(result: StoredResult, temperatures) -> dict[str, float | str]:
                                        "rel_error_T100", "limit_slope", "T_gap_10pct", "soft_over_hard_T20")},
         "ch01_with_T2_at_T1": f"{h['with_T2_at_T1']:.2f}", "ch01_with_T2_peak": f"{h['with_T2_peak']:.2f}",
         "ch01_with_T2_peak_T": f"{h['with_T2_peak_T']:g}", "ch01_high_T_from": f"{HIGH_T_FROM:g}",
+        "ch01_top_T_from": f"{TOP_T_FROM:g}", "ch01_slope_without_T2_top": f"{h['slope_without_T2_top']:.3f}",
+        "ch01_slope_with_T2_top": f"{h['slope_with_T2_top']:.3f}",
         "ch01_teacher": result.value.get("teacher", "the teacher"),
         "ch01_ratio": h["reduction_ratio"],
+        **{f"ch01_says_{c.id.split('.', 1)[1]}": c.evaluate({"logits": result}).sentence() for c in CLAIMS},
         "ch01_num_classes": h["num_classes"],
     }
 
@@ -493,6 +500,18 @@ CLAIMS: tuple[Claim, ...] = (
           f"sizes comparable across temperatures.",
           "Multiplying by T² does not remove the fall of the soft-target gradients with T.",
           _T2_factor_keeps_sizes, source="paper"),
+    Claim("ch01.soft_gradients_inverse_t_squared_at_the_top",
+          f"At the top of the temperature grid (T >= {TOP_T_FROM:g}), soft-target gradients without the T² factor "
+          f"shrink like 1/T² (log-log slope within {SLOPE_TOLERANCE} of -2).",
+          f"Even at the top of the temperature grid (T >= {TOP_T_FROM:g}), the log-log slope of the soft-target "
+          f"gradients without the T² factor is not within {SLOPE_TOLERANCE} of -2.",
+          _slope_near("slope_without_T2_top", PAPER["slope_without_T2"]), source="paper"),
+    Claim("ch01.t2_factor_flat_at_the_top",
+          f"At the top of the temperature grid (T >= {TOP_T_FROM:g}), the gradients with the T² factor no longer "
+          f"change with T (log-log slope within {SLOPE_TOLERANCE} of 0).",
+          f"Even at the top of the temperature grid (T >= {TOP_T_FROM:g}), the gradients with the T² factor still "
+          f"change with T (log-log slope not within {SLOPE_TOLERANCE} of 0).",
+          _slope_near("slope_with_T2_top", PAPER["slope_with_T2"]), source="paper"),
     Claim("ch01.t2_factor_exact_only_at_high_t",
           f"With the T² factor the soft gradient's norm still grows by more than {MODERATE_GROWTH:g} times between "
           "T = 1 and its peak: the factor makes the pull independent of T only at high temperature.",
