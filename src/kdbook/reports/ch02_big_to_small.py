@@ -327,11 +327,12 @@ def sweep_seeds(result: StoredResult) -> int:
 
 
 def _setting_std(df: pd.DataFrame, by: list[str]) -> float:
-    return float(df.groupby(by, dropna=False)["errors"].std(ddof=1).fillna(0.0).mean())
+    return float(df.groupby(by, dropna=False)["errors"].std(ddof=1).fillna(0.0).median())
 
 
 def sweep_spreads(results: Results) -> dict[str, float]:
-    """The mean standard deviation over seeds of one distilled net and of one net on labels in the
+    """The typical standard deviation over seeds (the median over settings, so that a collapsed
+    run's huge spread does not stand for all) of one distilled net and of one net on labels in the
     temperature sweep."""
     rows = pd.DataFrame(results["temperature"].value["rows"])
     labels = rows["T"].isna()
