@@ -123,7 +123,7 @@ def test_distill_config_validation(kwargs, message):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"widths": (0, 10)}, "widths must hold integers >= 1"),
-    ({"kind": "transformer"}, "model kind must be one of cnn, mlp"),
+    ({"kind": "transformer"}, "model kind must be one of cnn, convnet, mlp"),
     ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\)"),
 ])
 def test_model_config_validation(kwargs, message):

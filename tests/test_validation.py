@@ -26,7 +26,7 @@ BAD_INPUTS = [
     ("unknown profile", lambda: get_profile("huge"), ["profile must be one of smoke, full, paper; got 'huge'"]),
     ("unknown dataset", lambda: load_dataset("imagenet"), ["dataset must be one of"]),
     ("zero width", lambda: ModelConfig("mlp", (800, 0)), ["model: widths must hold integers >= 1, got 0"]),
-    ("unknown model kind", lambda: ModelConfig("transformer"), ["model: model kind must be one of cnn, mlp"]),
+    ("unknown model kind", lambda: ModelConfig("transformer"), ["model: model kind must be one of cnn, convnet, mlp"]),
     ("dropout of one", lambda: ModelConfig(dropout=1.0), ["model: dropout must be"]),
     ("zero epochs", lambda: TrainConfig(epochs=0), ["train: epochs must be an integer >= 1, got 0"]),
     ("fractional seed", lambda: TrainConfig(seed=1.5), ["train: seed must be an integer >= 0, got 1.5"]),
