@@ -13,13 +13,15 @@ class Plain(str):
 def glue_all(values: dict, prefix: str = "") -> None:
     """``myst_nb.glue`` every (name, value) pair without displaying it.
 
-    Strings become :class:`Plain` (no quotes in prose); numpy and torch scalars become Python numbers.
+    Strings are glued as themselves: myst-nb reads a glued value's text back with ``literal_eval``,
+    so a string's quoted repr returns the string, where an unquoted one could turn "1,650" into the
+    tuple (1, 650). Numpy and torch scalars become Python numbers.
     """
     from myst_nb import glue
 
     for name, value in values.items():
         if isinstance(value, str):
-            value = Plain(value)
+            value = str(value)  # a Plain would lose its quotes and be read back as Python
         elif hasattr(value, "item"):  # numpy and torch scalars: glue:text needs plain numbers
             value = value.item()
         glue(prefix + name, value, display=False)
