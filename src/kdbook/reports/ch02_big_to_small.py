@@ -647,13 +647,13 @@ def map_table(result: StoredResult) -> pd.DataFrame:
     return out.sort_values(["size", "budget"], key=lambda c: c.map(order) if c.name == "size" else c).reset_index(drop=True)
 
 
-def _helps(row) -> bool:
+def clearly_helps(row) -> bool:
     """Paired form of the cautious rule: distillation clearly helps when the mean difference is
     below zero by more than its standard deviation over seeds."""
     return bool(-row["difference"] > row["difference_std"])
 
 
-def _hurts(row) -> bool:
+def clearly_hurts(row) -> bool:
     return bool(row["difference"] > row["difference_std"])
 
 
@@ -662,7 +662,7 @@ def map_display_table(result: StoredResult) -> pd.DataFrame:
     t = map_table(result)
     cells = {}
     for _, row in t.iterrows():
-        verdict = "helps" if _helps(row) else "hurts" if _hurts(row) else "no clear effect"
+        verdict = "helps" if clearly_helps(row) else "hurts" if clearly_hurts(row) else "no clear effect"
         cells.setdefault(row["size"], {})[f"{row['budget']:g}x the epochs"] = (
             f"{row['difference']:+.1f} ± {row['difference_std']:.1f} ({verdict})")
     return pd.DataFrame(cells).T.rename_axis("training set")
@@ -687,8 +687,8 @@ def map_figure(result: StoredResult) -> Figure:
 def map_sentence(result: StoredResult) -> str:
     """Where on the map distillation clearly helps and where it clearly hurts, in words."""
     t = map_table(result)
-    helps = [f"{r['size']} at {r['budget']:g}x" for _, r in t.iterrows() if _helps(r)]
-    hurts = [f"{r['size']} at {r['budget']:g}x" for _, r in t.iterrows() if _hurts(r)]
+    helps = [f"{r['size']} at {r['budget']:g}x" for _, r in t.iterrows() if clearly_helps(r)]
+    hurts = [f"{r['size']} at {r['budget']:g}x" for _, r in t.iterrows() if clearly_hurts(r)]
     seeds = int(map_differences(result)["seed"].nunique())
     text = (f"Over {plural(seeds, 'seed')}, with the paired rule (the mean difference must exceed its own spread), "
             f"distillation clearly helps with {join_words(helps) if helps else 'no training set and budget'}")
@@ -804,6 +804,8 @@ def glue_values(results: Results, test_size: int) -> dict[str, float | str]:
         "ch02_small_examples": f"{h['small_examples']:,}",
         **{f"ch02_{k}": f"{h[k]:.1f}" for k in ("small_hard", "small_soft", "small_full", "small_smooth")},
         **{f"ch02_{k}": f"{100 * h[k]:.0f}%" for k in ("small_recovered", "paper_small_recovered", "paper_gap_closed")},
+        "ch02_map_sentence": map_sentence(results["map"]),
+        "ch02_map_seeds": plural(int(map_differences(results["map"])["seed"].nunique()), "seed"),
         **{f"ch02_claim_{name}": sentence for name, sentence in outcomes.items()},
     }
     return values
@@ -946,7 +948,7 @@ def _hard_early_soft_late(results: Results) -> Verdict:
 def _map_helps_somewhere(results: Results) -> Verdict:
     t = map_table(results["map"])
     best = t.loc[t["difference"].idxmin()]
-    return bool(any(_helps(r) for _, r in t.iterrows())), {
+    return bool(any(clearly_helps(r) for _, r in t.iterrows())), {
         "best_difference": best["difference"], "best_std": best["difference_std"], "at_size": best["train_size"],
         "at_budget": best["budget"]}
 
@@ -1074,7 +1076,7 @@ CLAIMS: tuple[Claim, ...] = (
           "not ahead at the end.", _hard_early_soft_late),
 )
 
-#: The map's claims, evaluated once its part (``kdbook.experiments.ch02_big_to_small.MAP_PART``) is stored.
+#: The map's claims (on its part, ``kdbook.experiments.ch02_big_to_small.MAP_PART``).
 MAP_CLAIMS: tuple[Claim, ...] = (
     Claim("ch02.map_helps_somewhere",
           "On the map, distillation clearly helps at some training-set size and budget.",
@@ -1090,3 +1092,5 @@ MAP_CLAIMS: tuple[Claim, ...] = (
           "On all the images, distillation's gain is not clearly larger at the longest budget than at the shortest.",
           _map_longer_budget_helps_full_data),
 )
+
+CLAIMS = CLAIMS + MAP_CLAIMS
