@@ -6,7 +6,9 @@ from kdbook.sitecheck import READER_CHECKS, browser_available, check_site
 
 GOOD = """<p>The teacher makes 1,004 errors out of 10,000 (mean over 3 seeds); 91.2% of them, T = 4, on (5,500) images, l ~ Uniform(0, 1).</p>
 <table><tr><th>model</th><th>errors</th></tr><tr><td>teacher</td><td>1,004 ± 12</td></tr></table>
-<figure><img src="x.png" alt="a plot"><figcaption>Figure 1: a plot.</figcaption></figure>"""
+<figure><img src="x.png" alt="a plot"><figcaption>Figure 1: a plot.</figcaption></figure>
+<p>Allen-Zhu and Li. Towards understanding ensembles. arXiv preprint arXiv:2012.09816, 2020.</p>
+<dl class="py function"><dd><p>The loss became NaN; a shape such as (10, 0) is refused.</p></dd></dl>"""
 
 DEFECTS = {
     "tuple": "<p>Test errors out of (10, 0).</p>",

@@ -88,7 +88,7 @@ class Dataset:
 
     def describe(self) -> str:
         return (f"{self.name}: {len(self.train)} train / {len(self.val)} val / {len(self.test)} test, "
-                f"{self.num_classes} classes, inputs {self.input_shape} ({self.source})")
+                f"{self.num_classes} classes, inputs {'×'.join(str(d) for d in self.input_shape)} ({self.source})")
 
 
 # --------------------------------------------------------------------------- registry

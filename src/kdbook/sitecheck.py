@@ -45,7 +45,8 @@ _READER_JS = r"""
 const checks = new Set(arguments[0]);
 const out = [];
 const article = document.querySelector('article') || document.body;
-const skip = el => el.closest('pre, code, .highlight, mjx-container, .MathJax, script, style, .math');
+// code, math, and the API page's docstrings (which name NaN and tuples as the code does)
+const skip = el => el.closest('pre, code, .highlight, mjx-container, .MathJax, script, style, .math, dl.py');
 const texts = Array.from(article.querySelectorAll('p, li, td, th, caption, figcaption'))
   .filter(el => !skip(el)).map(el => [el.tagName.toLowerCase(), (el.innerText || '').trim()]);
 const say = (kind, text) => out.push([kind, text.slice(0, 160)]);
@@ -58,7 +59,8 @@ for (const [tag, text] of texts) {
   if (checks.has('boolean') && cell && /^(True|False)$/.test(text)) say('boolean', text);
   if (checks.has('truncated') && cell && /(\.\.\.|…)/.test(text)) say('truncated', text);
   if (checks.has('plural') && /\w\(s\)/.test(text)) say('plural', text);
-  if (checks.has('long-float') && /\d\.\d{5,}/.test(text)) say('long-float', text);
+  // an arXiv identifier (2012.09816) is not a float
+  if (checks.has('long-float') && /\d\.\d{5,}/.test(text.replace(/arXiv[:\s]*\d{4}\.\d{4,5}/gi, ''))) say('long-float', text);
 }
 if (checks.has('bold-glue')) {
   for (const el of article.querySelectorAll('span.pasted-text')) {

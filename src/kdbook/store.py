@@ -325,6 +325,7 @@ def list_results(root: Path | str | None = None, profile: str | None = None) -> 
             p = doc["provenance"]
             rows.append({"profile": prof, "kind": kind, "hash": path.stem, "seeds": p.get("seeds"),
                          "device": p.get("device_name"), "seconds": p.get("wall_seconds"),
+                         "training_seconds": (p.get("models") or {}).get("training_seconds"),
                          "torch": p.get("torch"), "source": p.get("source_hash"), "git": p.get("git"),
                          "date": p.get("date"), "uncommitted": p.get("uncommitted_source")})
         except (ValueError, KeyError, TypeError):

@@ -25,14 +25,21 @@ NOT_RESULTS = ("claims",)
 
 # ----------------------------------------------------------------------------- performance
 def benchmark_table(bench: StoredResult) -> pd.DataFrame:
-    """Every measurement of every benchmark: one column per benchmark, one row per measure."""
-    rows = [{"benchmark": name, **measures} for name, measures in bench.value.items()]
-    return pd.DataFrame(rows).set_index("benchmark").T
+    """Every measurement of every benchmark, one row each (benchmark, measure, value as text:
+    three significant digits), so no benchmark leaves empty cells for another's measures."""
+    from .tables import cell
+
+    rows = [{"benchmark": name.replace("_", " "), "measure": measure.replace("_", " "),
+             "value": cell(value, "{:.3g}")}
+            for name, measures in bench.value.items() for measure, value in measures.items()]
+    return pd.DataFrame(rows).set_index(["benchmark", "measure"])
 
 
-def targets_table(targets: Sequence[Mapping]) -> pd.DataFrame:
-    """The performance targets with the measured value and whether each is met."""
-    return pd.DataFrame(list(targets))
+def targets_table(targets: Sequence[Mapping]):
+    """The performance targets with the measured value and whether each is met, for the page."""
+    from .tables import styled
+
+    return styled(pd.DataFrame(list(targets)), "{:.3g}", truth=("met", "not met"), hide_index=True)
 
 
 def performance_values(bench: StoredResult, targets: Sequence[Mapping]) -> dict[str, object]:
@@ -70,9 +77,13 @@ def time_per_chapter(table: pd.DataFrame) -> pd.DataFrame:
     """Per profile and chapter: how many experiments, their wall minutes summed, the device, the latest date."""
     if not len(table) or "seconds" not in table:
         return pd.DataFrame()
-    t = table.assign(chapter=table["kind"].str.split("-").str[0], minutes=table["seconds"].astype(float) / 60)
+    training = table["training_seconds"] if "training_seconds" in table else pd.Series(float("nan"), index=table.index)
+    t = table.assign(chapter=table["kind"].str.split("-").str[0], minutes=table["seconds"].astype(float) / 60,
+                     training_minutes=training.astype(float) / 60)
     return t.groupby(["profile", "chapter"]).agg(
-        experiments=("kind", "count"), minutes=("minutes", "sum"), device=("device", "first"), date=("date", "max"))
+        experiments=("kind", "count"), minutes=("minutes", "sum"),
+        training_minutes=("training_minutes", lambda m: m.sum(min_count=1)), device=("device", "first"),
+        date=("date", "max"))
 
 
 def time_per_chapter_display(table: pd.DataFrame):
@@ -80,4 +91,20 @@ def time_per_chapter_display(table: pd.DataFrame):
     per_chapter = time_per_chapter(table)
     if per_chapter.empty:
         return Plain("No stored results yet.")
-    return per_chapter.style.format({"minutes": "{:.1f}"})
+    from .tables import styled
+
+    shown = per_chapter.rename(columns={"minutes": "wall minutes",
+                                        "training_minutes": "training minutes (cached models included)"})
+    return styled(shown, "{:.1f}", {"date": lambda v: str(v)[:10]})
+
+
+def stored_results_display(table: pd.DataFrame):
+    """Every stored result for the page: every row shown (none elided), dates to the day, seconds
+    to one decimal."""
+    from .tables import styled
+
+    if not len(table):
+        return Plain("No stored results yet.")
+    cols = [c for c in ("profile", "kind", "hash", "seeds", "device", "seconds", "training_seconds", "date", "git")
+            if c in table]
+    return styled(table[cols], "{:.1f}", {"date": lambda v: str(v)[:10]}, hide_index=True)

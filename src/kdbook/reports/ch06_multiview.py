@@ -99,8 +99,10 @@ def views_dropped_from_teacher(result: StoredResult) -> list[int]:
 # ----------------------------------------------------------------------------- tables
 def parameters_table(config) -> pd.DataFrame:
     """Every field of a settings dataclass (e.g. the generator's) with its value, for display."""
-    return pd.DataFrame({"value": {f.name: str(getattr(config, f.name)) for f in dataclasses.fields(config)}}
-                        ).rename_axis("parameter")
+    from .tables import cell
+
+    return pd.DataFrame({"value": {f.name.replace("_", " "): cell(getattr(config, f.name), "{:g}")
+                                   for f in dataclasses.fields(config)}}).rename_axis("parameter")
 
 
 def accuracy_table(result: StoredResult) -> pd.DataFrame:

@@ -66,11 +66,14 @@ def _mean_std(df: pd.DataFrame, by: list[str], cols: list[str]) -> pd.DataFrame:
 def settings_table(*, dataset: str, widths, teacher_sizes, student_train, temperatures, seeds) -> pd.DataFrame:
     """The settings a reader needs to place the numbers, one row each (``student_train`` is the
     students' training config: optimizer, lr, epochs, augment, augment_px)."""
+    from .tables import cell, shape_text
+
     st = student_train
     return pd.DataFrame({"value": {
-        "data": dataset, "teacher members (CNN channels)": str(widths), "teacher sizes": str(tuple(teacher_sizes)),
-        "student training": f"{st.optimizer}, lr {st.lr}, {st.epochs} epochs, {st.augment} ({st.augment_px} px)",
-        "temperatures": str(tuple(temperatures)), "seeds": str(tuple(seeds))}}).rename_axis("setting")
+        "data": shape_text(dataset), "teacher members (CNN channels)": cell(tuple(widths)),
+        "teacher sizes": cell(tuple(teacher_sizes)),
+        "student training": f"{st.optimizer}, lr {st.lr:g}, {st.epochs} epochs, {st.augment} ({st.augment_px} px)",
+        "temperatures": cell(tuple(temperatures)), "seeds": cell(tuple(seeds))}}).rename_axis("setting")
 
 
 def teacher_table(result: StoredResult) -> pd.DataFrame:

@@ -488,3 +488,42 @@ def glue_values(results: Results, *, large_batch: int, n_members: int, T: float)
 def plot_labels(large_batch: int) -> Mapping[str, str]:
     """Axis labels of the Pareto plot."""
     return {"parameters": "parameters", "latency": f"CPU latency, batch {large_batch} (ms)", "error": "test error (%)"}
+
+
+# ------------------------------------------------------------------------------ figures
+def pareto_figure(result: StoredResult, large_batch: int):
+    """Test error against parameters (left) and against large-batch latency (right), one marker per
+    model with its spread over seeds."""
+    import matplotlib.ticker
+
+    from .. import plots
+
+    points = pareto_points(result)
+    axis = plot_labels(large_batch)
+    fig, axes = plots.figure(ncols=2)
+    for i, (name, p) in enumerate(points.iterrows()):
+        for ax, x in ((axes[0], p["parameters"]), (axes[1], p["latency_large_ms"])):
+            ax.errorbar(x, p["error"], yerr=p["error_std"], fmt="o", color=plots.PALETTE[i], capsize=3, label=name)
+            ax.annotate(name, (x, p["error"]), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    axes[0].set(xscale="log", xlabel=axis["parameters"], ylabel=axis["error"])
+    axes[1].set(xscale="log", xlabel=axis["latency"], ylabel=axis["error"])
+    for ax in axes:
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+def alpha_figure(result: StoredResult):
+    """Test and validation accuracy (left) and ECE (right) against the weight of the soft term, with
+    the validation-chosen weight marked."""
+    from .. import plots
+
+    curves = alpha_curves(result)
+    fig, axes = plots.figure(ncols=2)
+    plots.lines(curves.index, {"test": curves["test"], "validation": curves["validation"]},
+                spread={"test": curves["test_std"], "validation": curves["validation_std"]},
+                xlabel="α (weight of the soft term)", ylabel="accuracy (%)", ax=axes[0])
+    axes[0].axvline(best_alpha(result), ls="--", color="grey", lw=1)
+    plots.lines(curves.index, {"ECE": curves["ece"]}, spread={"ECE": curves["ece_std"]},
+                xlabel="α (weight of the soft term)", ylabel="expected calibration error", ax=axes[1])
+    return fig

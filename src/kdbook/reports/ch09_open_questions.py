@@ -403,3 +403,44 @@ def glue_values(results: Results) -> dict[str, object]:
     """Every number and sentence the page glues that comes from the stored results."""
     return {"ch09_n_seeds": seed_count(_result(results)), "ch09_seeds": plural(seed_count(_result(results)), "seed"),
             **few_classes_values(results), **trees_values(results), **hints_values(results)}
+
+
+# ------------------------------------------------------------------------------ figures
+def few_classes_figure(result: StoredResult):
+    """Left: distilled minus label-trained accuracy against the number of classes (with its spread);
+    right: the teacher's and both students' test accuracy."""
+    from .. import plots
+
+    few = few_classes_curves(result)
+    fig, axes = plots.figure(ncols=2)
+    plots.lines(few.index.to_numpy(), {"gain": few["gain"]}, spread={"gain": few["gain_std"]},
+                xlabel="number of classes", ylabel="distilled − labels (accuracy points)", ax=axes[0])
+    axes[0].axhline(0, color="grey", lw=1, ls="--")
+    plots.lines(few.index.to_numpy(), {name: few[name] for name in ("teacher", "student, labels", "student, distilled")},
+                xlabel="number of classes", ylabel="test accuracy (%)", ax=axes[1])
+    return fig
+
+
+def trees_figure(result: StoredResult):
+    """Test accuracy of the tree teachers and of their students, with spreads over seeds."""
+    from .. import plots
+
+    bars = tree_bars(result)
+    fig, axes = plots.figure()
+    plots.bars(bars.index, bars["accuracy"], errors=bars["std"], ylabel="test accuracy (%)", ax=axes[0])
+    axes[0].set_ylim(bars["accuracy"].min() - 5, bars["accuracy"].max() + 2)
+    axes[0].tick_params(axis="x", rotation=20)
+    return fig
+
+
+def hints_figure(result: StoredResult):
+    """One panel per comparison of the hint study: test accuracy with spreads over seeds."""
+    from .. import plots
+
+    panels = hint_panels(result)
+    fig, axes = plots.figure(ncols=len(panels))
+    for ax, (title, panel) in zip(axes, panels.items()):
+        plots.bars(panel.index, panel["mean"], errors=panel["std"], ylabel="test accuracy (%)", title=title, ax=ax)
+        ax.set_ylim(panel["mean"].min() - 3, panel["mean"].max() + 1.5)
+        ax.tick_params(axis="x", rotation=25)
+    return fig
