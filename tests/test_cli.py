@@ -62,3 +62,16 @@ def test_run_chapter_one_smoke(capsys):
     assert "logits:" in out and "profile `smoke`" in out and "[computed now]" in out
     assert main(["run", "ch01", "--profile", "smoke", "--device", "cpu"]) == 0
     assert "[stored result]" in capsys.readouterr().out
+
+
+def test_a_reader_varies_a_chapter_by_name_and_unknown_names_are_refused():
+    from kdbook.errors import ConfigError
+    from kdbook.experiments import ch03_unseen_class as ch03
+    from kdbook.experiments.common import with_changes
+
+    s = ch03.settings("smoke")
+    assert with_changes(s, {"T": 2.0}).T == 2.0 and with_changes(s, None) is s
+    with pytest.raises(ConfigError, match="has no setting temperature; its settings are: .*T"):
+        with_changes(s, {"temperature": 2.0})
+    with pytest.raises(ConfigError, match="T"):
+        with_changes(s, {"T": -1.0})  # validated like the published settings

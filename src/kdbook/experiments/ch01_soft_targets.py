@@ -9,19 +9,20 @@ as a result); everything else is computed from those logits by the chapter's rea
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from .. import metrics
+from .. import metrics, validate
 from ..data import load_dataset
 from ..models import ModelConfig
 from ..profiles import get_profile
 from ..store import StoredResult
-from .. import validate
 from ..train import TrainConfig, predict_logits
 from . import ch02_big_to_small as ch02
-from .common import Part, run_parts, trained_model
+from .common import Part, run_parts, trained_model, with_changes
 
 TITLE = "Soft targets and temperature"
 NOTEBOOK = "ch01_soft_targets.ipynb"
@@ -120,8 +121,10 @@ def _compute_logits(s: Settings, device: str) -> dict:
 PARTS = (Part("ch01-logits", _compute_logits, (*(f.name for f in dataclasses.fields(Settings)), "ch02_teacher")),)
 
 
-def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
-    """Train (or load) chapter 1's teacher and student and store their logits."""
-    s = settings(profile)
+def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False,
+        changes: Mapping[str, Any] | None = None) -> dict[str, StoredResult]:
+    """Train (or load) chapter 1's teacher and student and store their logits.
+    ``changes`` varies the profile's settings (e.g. ``{"seeds": (0,)}``), for the exercises."""
+    s = with_changes(settings(profile), changes)
     return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)
 

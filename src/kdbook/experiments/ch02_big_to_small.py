@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,14 +35,14 @@ import torch
 
 from .. import metrics, recipe, validate
 from ..data import Dataset, Split, load_dataset
+from ..errors import TrainingDiverged
 from ..losses import DistillConfig, LabelObjective, Objective
 from ..models import ModelConfig
 from ..profiles import get_profile
 from ..store import StoredResult
 from ..teachers import freeze
-from ..errors import TrainingDiverged
 from ..train import TrainConfig, label_objective, predict_probs
-from .common import Part, run_parts, trained_run
+from .common import Part, run_parts, trained_run, with_changes
 
 TITLE = "Distilling a big net into a small one"
 NOTEBOOK = "ch02_big_to_small.ipynb"
@@ -506,7 +507,9 @@ PARTS = (Part("ch02-main", _with_labs(_main), _NETS),
 MAP_PART = PARTS[-1]
 
 
-def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
-    """Train (or load) chapter 2's models and store each part's measurements."""
-    s = settings(profile)
+def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False,
+        changes: Mapping[str, Any] | None = None) -> dict[str, StoredResult]:
+    """Train (or load) chapter 2's models and store each part's measurements.
+    ``changes`` varies the profile's settings (e.g. ``{"seeds": (0,)}``), for the exercises."""
+    s = with_changes(settings(profile), changes)
     return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)

@@ -14,21 +14,23 @@ numbers are in :mod:`kdbook.reports.ch03_unseen_class`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from .. import validate
 from ..data import Dataset, Split, load_dataset
+from ..losses import DistillConfig
 from ..models import ModelConfig
 from ..profiles import get_profile
 from ..store import StoredResult
 from ..teachers import freeze
-from ..losses import DistillConfig
 from ..train import TrainConfig, predict_logits
 from . import ch02_big_to_small as ch02
-from .common import Part, run_parts, trained_model
+from .common import Part, run_parts, trained_model, with_changes
 
 TITLE = "Learning a class it never saw"
 NOTEBOOK = "ch03_unseen_class.ipynb"
@@ -212,8 +214,10 @@ PARTS = (Part("ch03-omitted", lambda s, device: _compute(s, device, "omitted"),
               (*_STUDENTS, "kept_classes", "shifts_down")))
 
 
-def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
-    """Train (or load) chapter 3's students and store their errors at every bias shift."""
-    s = settings(profile)
+def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False,
+        changes: Mapping[str, Any] | None = None) -> dict[str, StoredResult]:
+    """Train (or load) chapter 3's students and store their errors at every bias shift.
+    ``changes`` varies the profile's settings (e.g. ``{"seeds": (0,)}``), for the exercises."""
+    s = with_changes(settings(profile), changes)
     return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)
 

@@ -23,7 +23,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -36,7 +38,13 @@ from ..profiles import get_profile
 from ..store import StoredResult
 from ..teachers import Ensemble
 from ..train import TrainConfig, predict_logits, predict_probs, train
-from .common import Part, run_parts, trained_members, trained_model, trained_run
+from .common import (
+    Part,
+    run_parts,
+    trained_members,
+    trained_run,
+    with_changes,
+)
 
 TITLE = "Ensembles, distilling an ensemble, and specialists"
 NOTEBOOK = "ch04_ensembles.ipynb"
@@ -350,7 +358,9 @@ PARTS = (Part("ch04-members", _members_part, (*_MEMBERS, "resamples")),
               (*_MEMBERS, "n_clusters", "generalists", "specialist_train", "top_n", "combine_steps")))
 
 
-def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
-    """Train (or load) chapter 4's members, students and specialists, and store the measurements."""
-    s = settings(profile)
+def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False,
+        changes: Mapping[str, Any] | None = None) -> dict[str, StoredResult]:
+    """Train (or load) chapter 4's members, students and specialists, and store the measurements.
+    ``changes`` varies the profile's settings (e.g. ``{"seeds": (0,)}``), for the exercises."""
+    s = with_changes(settings(profile), changes)
     return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.member_seeds)

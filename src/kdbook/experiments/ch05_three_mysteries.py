@@ -21,7 +21,9 @@ average's own learning rate are chosen on validation from grids of the same size
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -35,7 +37,14 @@ from ..store import StoredResult
 from ..synthetic import gaussian_teacher_task
 from ..teachers import Ensemble
 from ..train import TrainConfig, predict_probs
-from .common import AverageInit, Part, run_parts, trained_members, trained_run
+from .common import (
+    AverageInit,
+    Part,
+    run_parts,
+    trained_members,
+    trained_run,
+    with_changes,
+)
 
 TITLE = "Three mysteries: ensemble, knowledge distillation, self-distillation"
 NOTEBOOK = "ch05_three_mysteries.ipynb"
@@ -396,7 +405,9 @@ PARTS = (Part("ch05-deep", _deep_part, ("version", "dataset", "train_limit", "de
          Part("ch05-gaussian", _gaussian_part, ("version", "gaussian_task", "gaussian")))
 
 
-def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
-    """Train (or load) chapter 5's models in its three settings and store the measurements."""
-    s = settings(profile)
+def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False,
+        changes: Mapping[str, Any] | None = None) -> dict[str, StoredResult]:
+    """Train (or load) chapter 5's models in its three settings and store the measurements.
+    ``changes`` varies the profile's settings (e.g. ``{"seeds": (0,)}``), for the exercises."""
+    s = with_changes(settings(profile), changes)
     return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.deep.member_seeds)

@@ -15,7 +15,9 @@ Tables, numbers, claims and sentences read from it are in :mod:`kdbook.reports.c
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 
@@ -24,7 +26,7 @@ from .. import validate
 from ..losses import combine_probs, probs_to_logits, soften
 from ..profiles import get_profile
 from ..store import StoredResult
-from .common import Part, run_parts
+from .common import Part, run_parts, with_changes
 
 TITLE = "Multi-view data: why ensembles and distillation work"
 NOTEBOOK = "ch06_multiview.ipynb"
@@ -171,9 +173,11 @@ def _example(data: mv.MultiViewData, features: torch.Tensor, s: Settings) -> dic
 PARTS = (Part("ch06-multiview", lambda s, device: _main_part(s), tuple(f.name for f in dataclasses.fields(Settings))),)
 
 
-def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
+def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False,
+        changes: Mapping[str, Any] | None = None) -> dict[str, StoredResult]:
     """Train (or load) chapter 6's nets and store the measurements. The nets are tiny and trained
-    full-batch on the CPU whatever ``device`` says."""
-    s = settings(profile)
+    full-batch on the CPU whatever ``device`` says.
+    ``changes`` varies the profile's settings (e.g. ``{"seeds": (0,)}``), for the exercises."""
+    s = with_changes(settings(profile), changes)
     return run_parts(PARTS, s, profile=profile, device="cpu", recompute=recompute, seeds=s.member_seeds)
 

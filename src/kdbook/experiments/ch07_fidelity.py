@@ -19,21 +19,31 @@ Tables, numbers, the paper's numbers, claims and sentences read from them are in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from .. import metrics
-from .. import validate
+from .. import metrics, validate
+from ..augment import POLICIES as AUGMENTATIONS
 from ..data import Dataset, Split, load_dataset
+from ..losses import DistillConfig
 from ..models import ModelConfig
 from ..profiles import get_profile
 from ..store import StoredResult
 from ..teachers import Ensemble
-from ..augment import POLICIES as AUGMENTATIONS
-from ..losses import DistillConfig
 from ..train import TrainConfig, predict_probs
-from .common import Interpolated, Part, TeacherAgreement, run_parts, trained_members, trained_model, trained_run
+from .common import (
+    Interpolated,
+    Part,
+    TeacherAgreement,
+    run_parts,
+    trained_members,
+    trained_model,
+    trained_run,
+    with_changes,
+)
 
 TITLE = "Does distillation really work? Fidelity vs generalisation"
 NOTEBOOK = "ch07_fidelity.ipynb"
@@ -296,8 +306,10 @@ PARTS = (Part("ch07-teachers", _teachers_part, (*_TEACHERS, "student_train")),
          Part("ch07-init", _init_part, (*_TEACHERS, "opt_subset", "lambdas", "lambda_train")))
 
 
-def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
-    """Train (or load) chapter 7's teachers and students and store the measurements."""
-    s = settings(profile)
+def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False,
+        changes: Mapping[str, Any] | None = None) -> dict[str, StoredResult]:
+    """Train (or load) chapter 7's teachers and students and store the measurements.
+    ``changes`` varies the profile's settings (e.g. ``{"seeds": (0,)}``), for the exercises."""
+    s = with_changes(settings(profile), changes)
     return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)
 

@@ -9,21 +9,23 @@ soft term (KL, soft cross-entropy, squared error on logits).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from .. import metrics
 from ..data import load_dataset
 from ..latency import measure_latency_ms
+from ..losses import DistillConfig
 from ..models import ModelConfig, count_parameters
 from ..profiles import get_profile
 from ..store import StoredResult
 from ..teachers import Ensemble, freeze
-from ..losses import DistillConfig
 from ..train import TrainConfig, predict_probs
 from ..vectorized import train_members
-from .common import Part, run_parts, trained_model, with_seed
+from .common import Part, run_parts, trained_model, with_changes, with_seed
 
 TITLE = "What a distilled student buys you"
 NOTEBOOK = "ch08_deployment.ipynb"
@@ -143,7 +145,9 @@ def _compute(s: Settings, device: str) -> dict:
 PARTS = (Part("ch08-deployment", _compute, tuple(f.name for f in dataclasses.fields(Settings))),)
 
 
-def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
-    """Train (or load) chapter 8's models, measure them, and store the measurements."""
-    s = settings(profile)
+def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False,
+        changes: Mapping[str, Any] | None = None) -> dict[str, StoredResult]:
+    """Train (or load) chapter 8's models, measure them, and store the measurements.
+    ``changes`` varies the profile's settings (e.g. ``{"seeds": (0,)}``), for the exercises."""
+    s = with_changes(settings(profile), changes)
     return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)

@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,15 +18,13 @@ import torch
 from .. import metrics
 from ..data import Dataset, load_dataset, restrict_classes
 from ..hints import HintStudent, HintTeacher
-from ..losses import HintObjective
-from ..losses import probs_to_logits
+from ..losses import DistillConfig, HintObjective, probs_to_logits
 from ..models import ModelConfig, build_model
 from ..profiles import get_profile
 from ..store import StoredResult
 from ..teachers import freeze
-from ..losses import DistillConfig
 from ..train import TrainConfig, predict_probs, train
-from .common import Part, run_parts, trained_model, with_seed
+from .common import Part, run_parts, trained_model, with_changes, with_seed
 
 TITLE = "Open questions"
 NOTEBOOK = "ch09_open_questions.ipynb"
@@ -204,7 +204,9 @@ PARTS = (Part("ch09-open-questions", _compute, tuple(f.name for f in dataclasses
               name="open_questions"),)
 
 
-def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False) -> dict[str, StoredResult]:
-    """Run (or load) the three experiments."""
-    s = settings(profile)
+def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False,
+        changes: Mapping[str, Any] | None = None) -> dict[str, StoredResult]:
+    """Run (or load) the three experiments.
+    ``changes`` varies the profile's settings (e.g. ``{"seeds": (0,)}``), for the exercises."""
+    s = with_changes(settings(profile), changes)
     return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)

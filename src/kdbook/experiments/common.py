@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,28 @@ from ..errors import ConfigError
 from ..models import ModelConfig, build_average, build_model, interpolate_weights
 from ..store import StoredResult, fit_or_load, key_of, model_path, run_or_load
 from ..teachers import Ensemble
-from ..train import Objective, Teacher, TrainConfig, label_objective, predict_probs, train
+from ..train import (
+    Objective,
+    Teacher,
+    TrainConfig,
+    label_objective,
+    predict_probs,
+    train,
+)
+
+
+def with_changes(settings: Any, changes: Mapping[str, Any] | None = None) -> Any:
+    """A chapter's ``settings`` with ``changes`` applied (a reader's variation, e.g.
+    ``{"T": 2.0}``), validated like the published ones; a name the settings do not have is
+    refused in one line that lists the names they do have."""
+    if not changes:
+        return settings
+    names = [f.name for f in dataclasses.fields(settings)]
+    unknown = sorted(set(changes) - set(names))
+    if unknown:
+        raise ConfigError(f"{type(settings).__module__.rsplit('.', 1)[-1]} has no setting {', '.join(unknown)}; "
+                          f"its settings are: {', '.join(names)}")
+    return dataclasses.replace(settings, **changes)
 
 
 def with_seed(cfg: TrainConfig, seed: int) -> TrainConfig:
