@@ -269,6 +269,18 @@ def _teacher_logits(teacher: Teacher, x: torch.Tensor, precision: str = "fp32") 
         return predict_logits(teacher, x.flatten(0, 1)).float().view(*x.shape[:2], -1)
 
 
+def step_targets(x: torch.Tensor, idx: torch.Tensor, live_teacher: Teacher | None, fixed: torch.Tensor | None,
+                 precision: str = "fp32") -> torch.Tensor | None:
+    """The teacher's targets for one training step: its logits on the very (augmented) batch the
+    student sees (consistent teaching), or the fixed targets of these examples (computed once on
+    the training images), or None when the student learns from labels alone."""
+    if live_teacher is not None:
+        return _teacher_logits(live_teacher, x, precision)
+    if fixed is not None:
+        return fixed.index_select(0, idx.reshape(-1)).view(*idx.shape, -1)
+    return None
+
+
 def fit(runner: Runner, data: Split, cfg: TrainConfig, objective: Objective = label_objective, *,
         teacher: Teacher | None = None, teacher_logits: torch.Tensor | None = None, val: Split | None = None,
         progress: bool | None = None, checkpoint: Path | str | None = None,
@@ -341,11 +353,7 @@ def fit(runner: Runner, data: Split, cfg: TrainConfig, objective: Objective = la
                 x = torch.stack([augment(x[s], cfg.augment_px, g) for s, g in enumerate(runner.generators)])
             batch = idx.shape[1]
             x, y, idx = runner.view(x, y, idx)
-            t = None
-            if live_teacher is not None:
-                t = _teacher_logits(live_teacher, x, cfg.precision)
-            elif fixed is not None:
-                t = fixed.index_select(0, idx.reshape(-1)).view(*idx.shape, -1)
+            t = step_targets(x, idx, live_teacher, fixed, cfg.precision)
             with autocast(device, cfg.precision):
                 logits = runner.forward(x)  # (R, b, C)
             replicas = logits.shape[0]
