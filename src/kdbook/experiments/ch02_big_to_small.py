@@ -510,6 +510,6 @@ MAP_PART = PARTS[-1]
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False,
         changes: Mapping[str, Any] | None = None) -> dict[str, StoredResult]:
     """Train (or load) chapter 2's models and store each part's measurements.
-    ``changes`` varies the profile's settings (e.g. ``{"seeds": (0,)}``), for the exercises."""
+    ``changes`` varies the profile's settings by name (the fields of ``Settings``), for the exercises."""
     s = with_changes(settings(profile), changes)
     return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)

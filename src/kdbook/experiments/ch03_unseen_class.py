@@ -217,7 +217,7 @@ PARTS = (Part("ch03-omitted", lambda s, device: _compute(s, device, "omitted"),
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False,
         changes: Mapping[str, Any] | None = None) -> dict[str, StoredResult]:
     """Train (or load) chapter 3's students and store their errors at every bias shift.
-    ``changes`` varies the profile's settings (e.g. ``{"seeds": (0,)}``), for the exercises."""
+    ``changes`` varies the profile's settings by name (the fields of ``Settings``), for the exercises."""
     s = with_changes(settings(profile), changes)
     return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)
 

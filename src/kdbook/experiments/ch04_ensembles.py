@@ -361,6 +361,6 @@ PARTS = (Part("ch04-members", _members_part, (*_MEMBERS, "resamples")),
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False,
         changes: Mapping[str, Any] | None = None) -> dict[str, StoredResult]:
     """Train (or load) chapter 4's members, students and specialists, and store the measurements.
-    ``changes`` varies the profile's settings (e.g. ``{"seeds": (0,)}``), for the exercises."""
+    ``changes`` varies the profile's settings by name (the fields of ``Settings``), for the exercises."""
     s = with_changes(settings(profile), changes)
     return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.member_seeds)

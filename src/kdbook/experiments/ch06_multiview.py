@@ -177,7 +177,7 @@ def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False,
         changes: Mapping[str, Any] | None = None) -> dict[str, StoredResult]:
     """Train (or load) chapter 6's nets and store the measurements. The nets are tiny and trained
     full-batch on the CPU whatever ``device`` says.
-    ``changes`` varies the profile's settings (e.g. ``{"seeds": (0,)}``), for the exercises."""
+    ``changes`` varies the profile's settings by name (the fields of ``Settings``), for the exercises."""
     s = with_changes(settings(profile), changes)
     return run_parts(PARTS, s, profile=profile, device="cpu", recompute=recompute, seeds=s.member_seeds)
 

@@ -207,6 +207,6 @@ PARTS = (Part("ch09-open-questions", _compute, tuple(f.name for f in dataclasses
 def run(profile: str = "smoke", device: str = "cpu", recompute: bool = False,
         changes: Mapping[str, Any] | None = None) -> dict[str, StoredResult]:
     """Run (or load) the three experiments.
-    ``changes`` varies the profile's settings (e.g. ``{"seeds": (0,)}``), for the exercises."""
+    ``changes`` varies the profile's settings by name (the fields of ``Settings``), for the exercises."""
     s = with_changes(settings(profile), changes)
     return run_parts(PARTS, s, profile=profile, device=device, recompute=recompute, seeds=s.seeds)
