@@ -172,3 +172,60 @@ def test_smoke_run_and_readings():
     t = report.accuracy_table(res)
     assert np.isclose(t.loc["single model", "single-view"],
                       np.mean([100 * m["accuracy"]["single-view"] for m in res.value["members"]]))
+
+
+def test_trained_average_trains_the_averaged_logits_as_one_model():
+    from kdbook import multiview as mv
+
+    data = mv.MultiViewData(dim=30, patches=8, feature_patches=2)
+    f = mv.feature_directions(data, 0)
+    train = mv.sample(data, 120, f, seed=1)
+    net = mv.PatchNetConfig(channels=2, q=3, threshold=0.2)
+    w0 = mv.init_weights(net, data, [0, 1, 2])
+    w, losses = mv.fit_average(w0, train, net, mv.GDConfig(steps=60, lr=3.0))
+    assert losses[-1] < losses[0] and w.shape == w0.shape
+    p = mv.average_probs(w, train.x, net)
+    expected = torch.softmax(mv.logits(w, train.x, net).mean(0), -1)
+    assert torch.allclose(p, expected) and torch.allclose(p.sum(-1), torch.ones(len(train)))
+
+
+def _run(gain, control_gain, data_seed, kd_minus_twin=0.0):
+    def nets(acc, single=None, n=2):
+        return [{"seed": k, "accuracy": {"all": acc, "multi-view": acc, "single-view": single or acc},
+                 "learned": [[True, False]], "views_learned": 0.5, "alignment": [[1.0, 0.0]],
+                 "error_share_single": 0.5} for k in range(n)]
+    return {"data_seed": data_seed, "members": nets(0.90), "ensemble": {"accuracy": {"all": 0.90 + gain}},
+            "control": {"noise_std": 0.3, "members": nets(0.90), "ensemble": {"accuracy": {"all": 0.90 + control_gain}}},
+            "kd": nets(0.9, 0.8 + kd_minus_twin), "twins": nets(0.9, 0.8),
+            "average": {"accuracy": {"all": 0.88}, "members_ensemble": {"accuracy": {"all": 0.90}}}}
+
+
+def test_matched_control_and_paired_claims_on_worked_examples():
+    from kdbook.claims import by_id, evaluate
+    from kdbook.store import StoredResult
+
+    runs = [_run(0.02, 0.0, 0, 0.05), _run(0.03, 0.001, 1, 0.06), _run(0.025, -0.001, 2, 0.04)]
+    value = {**runs[0], "runs": runs}
+    res = {"multiview": StoredResult(value=value, provenance={}, config={}, path=None, cached=True)}
+    assert report.paired_differences(res["multiview"], "control_gain") == pytest.approx([0.0, 0.1, -0.1])
+    assert report.paired_differences(res["multiview"], "gain_minus_control") == pytest.approx([2.0, 2.9, 2.6])
+    wanted = ("ch06.control_shows_no_gain_at_matched_difficulty", "ch06.ensemble_gain_exceeds_control",
+              "ch06.trained_average_below_ensemble", "ch06.distilled_beats_twins_on_single_view")
+    out = by_id(evaluate([c for c in report.CLAIMS if c.id in wanted], res))
+    assert all(out[c].holds for c in wanted)
+    runs = [_run(0.02, 0.02, 0), _run(0.03, 0.03, 1)]  # the control gains as much: averaging alone
+    res = {"multiview": StoredResult(value={**runs[0], "runs": runs}, provenance={}, config={}, path=None, cached=True)}
+    out = by_id(evaluate([c for c in report.CLAIMS if c.id in wanted[:2]], res))
+    assert not out["ch06.control_shows_no_gain_at_matched_difficulty"].holds
+    assert not out["ch06.ensemble_gain_exceeds_control"].holds
+
+
+def test_class_outcomes_separate_the_seed_from_the_data():
+    from kdbook.store import StoredResult
+
+    members = [{"learned": [[True, True], [True, False], [True, False]]},
+               {"learned": [[True, True], [True, False], [False, True]]}]
+    res = StoredResult(value={"members": members}, provenance={}, config={}, path=None, cached=True)
+    t = report.class_outcomes(res)
+    assert list(t["outcome"]) == ["always both views", "always the same view", "the seed decides"]
+    assert t.loc[2, "view 1 only"] == 1 and t.loc[2, "view 2 only"] == 1

@@ -235,3 +235,30 @@ def error_share_single(p: torch.Tensor, data: MultiViewSet) -> float:
 def as_numpy(t: torch.Tensor) -> np.ndarray:
     """A float tensor as a numpy array rounded to 6 decimals (for stored results)."""
     return t.detach().cpu().double().numpy().round(6)
+
+
+def fit_average(w0: torch.Tensor, data: MultiViewSet, net: PatchNetConfig, gd: GDConfig) -> tuple[torch.Tensor, list[float]]:
+    """Train the average (F_1 + ... + F_N)/N of the stacked nets ``w0`` as one model on the labels:
+    their logits averaged, one cross-entropy, every sub-network updated by its gradient (which the
+    average scales by 1/N, so ``gd.lr`` should be N times a single net's). Stops once the loss is
+    below ``gd.tol``. Returns the sub-networks' weights and the loss per step."""
+    w = w0.clone().requires_grad_(True)
+    losses = []
+    limit = trial_step_limit()
+    for step in range(gd.steps if limit is None else min(gd.steps, limit)):
+        loss = torch.nn.functional.cross_entropy(logits(w, data.x, net).mean(dim=0), data.y)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"trained-average training diverged at step {step} (lr {gd.lr})")
+        losses.append(float(loss.detach()))
+        if gd.tol is not None and losses[-1] < gd.tol:
+            break
+        (grad,) = torch.autograd.grad(loss, w)
+        with torch.no_grad():
+            w -= gd.lr * grad
+    return w.detach(), losses
+
+
+def average_probs(w: torch.Tensor, x: torch.Tensor, cfg: PatchNetConfig) -> torch.Tensor:
+    """Softmax of the sub-networks' averaged logits (a trained average's output), (n, k)."""
+    with torch.no_grad():
+        return torch.softmax(logits(w, x, cfg).mean(dim=0), dim=-1)

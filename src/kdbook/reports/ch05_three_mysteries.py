@@ -17,7 +17,7 @@ import pandas as pd
 from .. import plots
 from ..claims import Claim, evaluate
 from ..store import StoredResult
-from .common import clearly_greater, join_words, plural, run_time_sentence
+from .common import clearly_greater, join_words, paired_relation, plural, run_time_sentence
 
 Results = Mapping[str, StoredResult]
 Verdict = tuple[bool, dict[str, float]]
@@ -117,15 +117,6 @@ def differences(result: StoredResult, name: str) -> np.ndarray:
     """The paired differences (points of test accuracy) of comparison ``name`` (:data:`COMPARISONS`):
     one per ensemble, or per student seed for a student against its label-trained twin."""
     return np.asarray(COMPARISONS[name][1](frame(result)), dtype=float)
-
-
-def paired_relation(d: np.ndarray) -> str:
-    """'higher than', 'lower than' or 'indistinguishable from', by the paired form of the cautious
-    rule: the mean difference counts when it exceeds its own standard deviation over the pairs."""
-    if len(d) == 0 or not np.isfinite(d).all():
-        return "indistinguishable from"
-    mean, std = float(d.mean()), float(d.std(ddof=1)) if len(d) > 1 else 0.0
-    return "higher than" if mean > std else "lower than" if -mean > std else "indistinguishable from"
 
 
 def _mean_std(d: np.ndarray) -> tuple[float, float]:

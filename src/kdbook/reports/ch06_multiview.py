@@ -16,7 +16,7 @@ import pandas as pd
 from .. import plots
 from ..claims import Claim, Outcome, Results, evaluate
 from ..store import StoredResult
-from .common import clearly_greater, compare, run_time_sentence
+from .common import clearly_greater, compare, paired_relation, run_time_sentence
 
 #: Allen-Zhu & Li (2020) prove statements, not measurements; the one number they give for the
 #: chapter's setting: a single model's accuracy on single-view test data (%).
@@ -143,7 +143,7 @@ def sweep_table(result: StoredResult) -> pd.DataFrame:
 
 def control_table(result: StoredResult) -> pd.DataFrame:
     """Test accuracy (%) of single models and of their ensemble, on the chapter's two-view data and
-    on the control whose classes have a single view each."""
+    on the control whose classes have a single view each (first data seed)."""
     r = result.value
     rows = []
     for name, part in (("two views per class", r), ("one view per class (control)", r["control"])):
@@ -153,6 +153,86 @@ def control_table(result: StoredResult) -> pd.DataFrame:
     df = pd.DataFrame(rows).set_index("data")
     df["ensemble gain"] = df["ensemble"] - df["single model"]
     return df
+
+
+def control_grid_table(result: StoredResult) -> pd.DataFrame:
+    """The control's noise levels with its single nets' mean validation accuracy (%), the one
+    nearest the two-view nets' marked: how its difficulty was matched."""
+    r = result.value
+    grid = pd.DataFrame(r.get("control_grid", []))
+    if grid.empty:
+        return grid
+    grid["val_accuracy"] *= 100
+    grid["chosen"] = grid["noise_std"] == r["control"]["noise_std"]
+    return grid.rename(columns={"noise_std": "noise std", "val_accuracy": "single nets, validation accuracy (%)"}
+                       ).set_index("noise std")
+
+
+def _runs(result: StoredResult) -> list[dict]:
+    return result.value.get("runs", [result.value])
+
+
+def _gain(part: dict) -> float:
+    """The ensemble's test accuracy minus its members' mean (points)."""
+    return 100 * part["ensemble"]["accuracy"]["all"] - float(np.mean(_accuracies(part["members"], "all")))
+
+
+def runs_table(result: StoredResult) -> pd.DataFrame:
+    """Per data seed: single nets and their ensemble on the two-view data and on the matched
+    control, the trained average against an ensemble of as many members, and the distilled
+    students against their twins on single-view examples (all test accuracy, %, or points)."""
+    rows = []
+    for run in _runs(result):
+        row = {"data seed": run["data_seed"],
+               "single nets": float(np.mean(_accuracies(run["members"], "all"))),
+               "ensemble gain": _gain(run), "control: single nets": float(np.mean(_accuracies(run["control"]["members"], "all"))),
+               "control: ensemble gain": _gain(run["control"])}
+        if "average" in run:
+            row["trained average - ensemble"] = 100 * (run["average"]["accuracy"]["all"]
+                                                       - run["average"]["members_ensemble"]["accuracy"]["all"])
+        row["distilled - twin, single-view"] = float(np.mean(_kd_minus_twin(run)))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("data seed")
+
+
+def _kd_minus_twin(run: dict) -> list[float]:
+    return [100 * (k["accuracy"]["single-view"] - t["accuracy"]["single-view"]) for k, t in zip(run["kd"], run["twins"])]
+
+
+def paired_differences(result: StoredResult, name: str) -> np.ndarray:
+    """The chapter's paired differences over data seeds (points of test accuracy): 'control_gain'
+    (the control's ensemble gain per data seed), 'gain_minus_control' (the two-view gain minus the
+    control's, per data seed), 'average_minus_ensemble' (per data seed) and 'kd_minus_twin'
+    (single-view accuracy, every student of every data seed)."""
+    runs = _runs(result)
+    if name == "kd_minus_twin":
+        return np.array([d for run in runs if "twins" in run for d in _kd_minus_twin(run)])
+    if name == "average_minus_ensemble":
+        return np.array([100 * (run["average"]["accuracy"]["all"] - run["average"]["members_ensemble"]["accuracy"]["all"])
+                         for run in runs if "average" in run])
+    if name == "control_gain":
+        return np.array([_gain(run["control"]) for run in runs if "control" in run])
+    if name == "gain_minus_control":
+        return np.array([_gain(run) - _gain(run["control"]) for run in runs if "control" in run])
+    raise KeyError(name)
+
+
+def class_outcomes(result: StoredResult) -> pd.DataFrame:
+    """Per class (first data seed), over the members: how many learned both views, only view 1,
+    only view 2 or neither, and whether the outcome is fixed by the data (every net the same) or
+    decided by the seed."""
+    learned = _learned(result.value["members"])  # (nets, classes, views)
+    rows = []
+    for c in range(learned.shape[1]):
+        both = int((learned[:, c, 0] & learned[:, c, 1]).sum())
+        first = int((learned[:, c, 0] & ~learned[:, c, 1]).sum())
+        second = int((learned[:, c, 1] & ~learned[:, c, 0]).sum())
+        neither = learned.shape[0] - both - first - second
+        counts = {"both views": both, "view 1 only": first, "view 2 only": second, "neither": neither}
+        outcome = ("the seed decides" if sum(v > 0 for v in counts.values()) > 1 else
+                   "always both views" if both else "always the same view" if first or second else "never learned")
+        rows.append({"class": c, **counts, "outcome": outcome})
+    return pd.DataFrame(rows).set_index("class")
 
 
 # ----------------------------------------------------------------------------- headline numbers
@@ -304,6 +384,23 @@ def _ensemble_gain_needs_views(results: Results):
                                       "control_std": h["control_single_std"]}
 
 
+def _paired_verdict(name: str, expected: str):
+    def predicate(results: Results):
+        d = paired_differences(results["multiview"], name)
+        m, s = _mean_sd(d) if len(d) else (float("nan"), float("nan"))
+        holds = paired_relation(d) == expected
+        return holds, {"mean_difference_points": m, "difference_std": s, "pairs": len(d)}
+    return predicate
+
+
+def _control_no_gain(results: Results):
+    d = paired_differences(results["multiview"], "control_gain")
+    m, s = _mean_sd(d) if len(d) else (float("nan"), float("nan"))
+    return paired_relation(d) != "higher than", {"control_gain_points": m, "control_gain_std": s,
+                                                 "data_seeds": len(d),
+                                                 "control_noise_std": results["multiview"].value["control"]["noise_std"]}
+
+
 def _single_beats_theorem(results: Results):
     h = _h(results)
     paper = PAPER["single_model_single_view_accuracy"]
@@ -380,6 +477,29 @@ CLAIMS: tuple[Claim, ...] = (
           "one-view control.",
           "The ensemble's gain does not separate the two-view data from the one-view control.",
           _ensemble_gain_needs_views),
+    Claim("ch06.control_shows_no_gain_at_matched_difficulty",
+          "On data whose classes have a single view, with the noise set so that single nets are as accurate as "
+          "on the two-view data, the ensemble shows no clear gain over its members (paired over data seeds).",
+          "On data whose classes have a single view, at matched difficulty, the ensemble is still clearly more "
+          "accurate than its members (paired over data seeds): averaging gains without multi-view structure.",
+          _control_no_gain, source="paper"),
+    Claim("ch06.ensemble_gain_exceeds_control",
+          "The ensemble's gain on the two-view data is clearly larger than on the matched one-view control "
+          "(paired over data seeds).",
+          "The ensemble's gain on the two-view data is not clearly larger than on the matched one-view control "
+          "(paired over data seeds).", _paired_verdict("gain_minus_control", "higher than")),
+    Claim("ch06.trained_average_below_ensemble",
+          "Training the average of the nets directly as one model gives a clearly less accurate model than "
+          "ensembling as many independently trained nets (paired over data seeds).",
+          "Training the average of the nets directly is not clearly less accurate than ensembling as many "
+          "independently trained nets (paired over data seeds).",
+          _paired_verdict("average_minus_ensemble", "lower than"), source="paper"),
+    Claim("ch06.distilled_beats_twins_on_single_view",
+          "Each distilled student is clearly more accurate on single-view examples than its own initialisation "
+          "trained on the labels (paired over students and data seeds).",
+          "The distilled students are not clearly more accurate on single-view examples than their own "
+          "initialisations trained on the labels (paired over students and data seeds).",
+          _paired_verdict("kd_minus_twin", "higher than")),
     Claim("ch06.single_net_beats_the_theorems_half",
           "A single net is clearly better on single-view test examples than the theorem's "
           f"{PAPER['single_model_single_view_accuracy']:g}%.",

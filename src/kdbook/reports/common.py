@@ -24,6 +24,18 @@ def clearly_greater(a_mean: float, a_std: float, b_mean: float, b_std: float) ->
     return compare(a_mean, a_std, b_mean, b_std) == "higher than"
 
 
+def paired_relation(differences) -> str:
+    """'higher than', 'lower than' or 'indistinguishable from', by the paired form of the cautious
+    rule: the mean of the paired differences counts when it exceeds their own standard deviation."""
+    import numpy as np
+
+    d = np.asarray(differences, dtype=float)
+    if len(d) == 0 or not np.isfinite(d).all():
+        return "indistinguishable from"
+    mean, std = float(d.mean()), float(d.std(ddof=1)) if len(d) > 1 else 0.0
+    return "higher than" if mean > std else "lower than" if -mean > std else "indistinguishable from"
+
+
 def plural(n: int | float, word: str, many: str | None = None) -> str:
     """'1 seed', '3 seeds', '2 classes' (``many`` overrides the plural form)."""
     n_int = int(n) if float(n).is_integer() else n
