@@ -219,8 +219,8 @@ def paired_differences(result: StoredResult, name: str) -> np.ndarray:
 
 def class_outcomes(result: StoredResult) -> pd.DataFrame:
     """Per class (first data seed), over the members: how many learned both views, only view 1,
-    only view 2 or neither, and whether the outcome is fixed by the data (every net the same) or
-    decided by the seed."""
+    only view 2 or neither, and which views it ever misses: none, always the same one (the data
+    fixes which; the seed only decides whether), or either (the seed decides which)."""
     learned = _learned(result.value["members"])  # (nets, classes, views)
     rows = []
     for c in range(learned.shape[1]):
@@ -229,8 +229,10 @@ def class_outcomes(result: StoredResult) -> pd.DataFrame:
         second = int((learned[:, c, 1] & ~learned[:, c, 0]).sum())
         neither = learned.shape[0] - both - first - second
         counts = {"both views": both, "view 1 only": first, "view 2 only": second, "neither": neither}
-        outcome = ("the seed decides" if sum(v > 0 for v in counts.values()) > 1 else
-                   "always both views" if both else "always the same view" if first or second else "never learned")
+        missed = [j + 1 for j in range(learned.shape[2]) if not learned[:, c, j].all()]
+        outcome = ("never misses a view" if not missed else
+                   f"only ever misses view {missed[0]} (the data fixes which)" if len(missed) == 1 else
+                   "misses either view (the seed decides which)")
         rows.append({"class": c, **counts, "outcome": outcome})
     return pd.DataFrame(rows).set_index("class")
 
