@@ -1,5 +1,6 @@
 """Chapters 2 and 3: the bias-shift analysis on worked examples, subsets, early stopping, tables, claims."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -267,8 +268,30 @@ def test_the_map_pairs_seeds_and_says_where_distillation_helps():
     outcomes = {c.id: c.evaluate({"map": _map_doc()}) for c in report2.MAP_CLAIMS}
     assert outcomes["ch02.map_helps_somewhere"].holds
     assert outcomes["ch02.map_gain_larger_with_less_data"].holds
-    assert not outcomes["ch02.map_longer_budget_helps_full_data"].holds
+    assert not outcomes["ch02.map_longer_budget_helps_largest"].holds
     assert report2.map_display_table(_map_doc()).loc["large", "3x the epochs"] == "+0.0 ± 0.0 (no clear effect)"
+
+
+def test_the_map_reads_a_size_run_at_one_budget_only():
+    """A third, largest size run at 1x only: the longer budget is judged where both ran, and the
+    missing cell reads 'not run'."""
+    doc = _map_doc()
+    rows = list(doc.value["rows"]) + [
+        {"size": "all", "train_size": 5000, "budget": 1.0, "seed": seed, "method": method, "errors": 100 + seed}
+        for seed in (0, 1) for method in ("labels", "distilled")]
+    doc = StoredResult({**doc.value, "sizes": ["small", "large", "all"], "rows": rows}, {}, {}, None, True)
+    assert report2.map_display_table(doc).loc["all", "3x the epochs"] == "not run"
+    out = {c.id: c.evaluate({"map": doc}) for c in report2.MAP_CLAIMS}
+    assert out["ch02.map_longer_budget_helps_largest"].numbers["train_size"] == 1000
+    assert out["ch02.map_gain_larger_with_less_data"].numbers["budget_1x_largest"] == 0.0  # 'all' at 1x
+    assert out["ch02.map_gain_larger_with_less_data"].numbers["budget_3x_largest"] == 0.0  # 'large' at 3x
+
+
+def test_a_regime_keeps_its_models_whatever_its_map_budgets():
+    r = ch02.SETTINGS["full"].regimes[0]
+    assert ch02.SETTINGS["full"].map_sizes[-1].same_runs(r) and ch02.SETTINGS["full"].map_sizes[-1] != r
+    with pytest.raises(ConfigError, match="map_budgets must be >= 1"):
+        dataclasses.replace(ch02.SETTINGS["smoke"], map_sizes=(ch02.Regime("x", 100, map_budgets=(0.5,)),))
 
 
 def test_prior_matching_shift_uses_no_labels():
