@@ -332,3 +332,10 @@ def test_a_diverged_weighting_is_shown_and_never_chosen():
     shown = report2.weighting_display_table(doc)
     assert shown.loc["soft only", "test errors"] == "diverged" and shown.loc["soft + 0.1 hard", "seeds that diverged"] == "1"
     assert report2.best_weighting(doc)["weighting"] == "soft + 0.5 hard"  # the better mean had a diverged seed
+
+
+def test_the_map_sentence_says_so_when_every_cell_helps():
+    rows = [{**r, "errors": r["errors"] - (20 + r["seed"] if r["method"] == "distilled" and r["size"] == "large" else 0)}
+            for r in _map_doc().value["rows"]]
+    doc = StoredResult({**_map_doc().value, "rows": rows}, {}, {}, None, True)
+    assert report2.map_sentence(doc).endswith("clearly helps in all 4 cells of the map, and nowhere clearly hurts.")

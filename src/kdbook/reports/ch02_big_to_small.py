@@ -690,8 +690,10 @@ def map_sentence(result: StoredResult) -> str:
     helps = [f"{r['size']} at {r['budget']:g}x" for _, r in t.iterrows() if clearly_helps(r)]
     hurts = [f"{r['size']} at {r['budget']:g}x" for _, r in t.iterrows() if clearly_hurts(r)]
     seeds = int(map_differences(result)["seed"].nunique())
-    text = (f"Over {plural(seeds, 'seed')}, with the paired rule (the mean difference must exceed its own spread), "
-            f"distillation clearly helps with {join_words(helps) if helps else 'no training set and budget'}")
+    rule = f"Over {plural(seeds, 'seed')}, with the paired rule (the mean difference must exceed its own spread), "
+    if len(helps) == len(t) and len(t) > 1:
+        return rule + f"distillation clearly helps in all {len(t)} cells of the map, and nowhere clearly hurts."
+    text = rule + f"distillation clearly helps with {join_words(helps) if helps else 'no training set and budget'}"
     text += f" and clearly hurts with {join_words(hurts)}." if hurts else ", and nowhere clearly hurts."
     return text
 
