@@ -8,6 +8,8 @@ GOOD = """<p>The teacher makes 1,004 errors out of 10,000 (mean over 3 seeds); 9
 <table><tr><th>model</th><th>errors</th></tr><tr><td>teacher</td><td>1,004 ± 12</td></tr></table>
 <figure><img src="x.png" alt="a plot"><figcaption>Figure 1: a plot.</figcaption></figure>
 <p>Allen-Zhu and Li. Towards understanding ensembles. arXiv preprint arXiv:2012.09816, 2020.</p>
+<p>The runner-up gets 0.00092% at T = 1.</p>
+<section id="module-kdbook.train"><p>A NaN loss stops the run.</p></section>
 <dl class="py function"><dd><p>The loss became NaN; a shape such as (10, 0) is refused.</p></dd></dl>"""
 
 DEFECTS = {
@@ -54,3 +56,10 @@ def test_each_reader_check_catches_its_defect(tmp_path, browser, kind):
 def test_unknown_reader_checks_are_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown reader checks"):
         check_site(tmp_path, [], reader=["tuples"])
+
+
+@pytest.mark.parametrize("text", ["100.000000", "0.012345", "1.980556"])
+def test_every_shape_of_unformatted_float_is_caught(tmp_path, browser, text):
+    problems = check_site(_site(tmp_path, f"<table><tr><td>{text}</td></tr></table>"), ["page.html"],
+                          reader=["long-float"], width=390)
+    assert [p.kind for p in problems] == ["long-float"], problems

@@ -46,7 +46,7 @@ const checks = new Set(arguments[0]);
 const out = [];
 const article = document.querySelector('article') || document.body;
 // code, math, and the API page's docstrings (which name NaN and tuples as the code does)
-const skip = el => el.closest('pre, code, .highlight, mjx-container, .MathJax, script, style, .math, dl.py');
+const skip = el => el.closest('pre, code, .highlight, mjx-container, .MathJax, script, style, .math, dl.py, section[id^="module-"]');
 const texts = Array.from(article.querySelectorAll('p, li, td, th, caption, figcaption'))
   .filter(el => !skip(el)).map(el => [el.tagName.toLowerCase(), (el.innerText || '').trim()]);
 const say = (kind, text) => out.push([kind, text.slice(0, 160)]);
@@ -59,8 +59,11 @@ for (const [tag, text] of texts) {
   if (checks.has('boolean') && cell && /^(True|False)$/.test(text)) say('boolean', text);
   if (checks.has('truncated') && cell && /(\.\.\.|…)/.test(text)) say('truncated', text);
   if (checks.has('plural') && /\w\(s\)/.test(text)) say('plural', text);
-  // an arXiv identifier (2012.09816) is not a float
-  if (checks.has('long-float') && /\d\.\d{5,}/.test(text.replace(/arXiv[:\s]*\d{4}\.\d{4,5}/gi, ''))) say('long-float', text);
+  // an unformatted float: five or more decimals, four of them significant (80.233335, 0.012345) or
+  // all zeros (100.000000); a small number to two digits (0.00092), four decimals (0.8636) and an
+  // arXiv id (2012.09816) are fine
+  if (checks.has('long-float') && /\d\.(?=\d{5})(0*[1-9]\d{3,}|0{5,})/.test(text.replace(/arXiv[:\s]*\d{4}\.\d{4,5}/gi, '')))
+    say('long-float', text);
 }
 if (checks.has('bold-glue')) {
   for (const el of article.querySelectorAll('span.pasted-text')) {
