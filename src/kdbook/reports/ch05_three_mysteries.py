@@ -148,6 +148,15 @@ _COLOURS = {"ens": plots.PALETTE[0], "kd": plots.PALETTE[1], "self": plots.PALET
             "ens_kd": plots.PALETTE[4]}
 
 
+def _tick(model: str) -> str:
+    """A row's name on two short lines, so that neighbouring tick labels never run together."""
+    short = model.replace("ensemble of ", "ens. of ").replace("distilled", "dist.")
+    for long, wrapped in ((" from the ", "\nfrom the "), ("trained average", "trained\naverage"),
+                          (" dist. students", "\ndist. students")):
+        short = short.replace(long, wrapped)
+    return short
+
+
 def _gain_bars(result: StoredResult, title: str, ax) -> None:
     t = table(result)
     base = t.loc["single model", "accuracy"]
@@ -155,8 +164,7 @@ def _gain_bars(result: StoredResult, title: str, ax) -> None:
     ax.bar(range(len(rows)), [t.loc[r, "accuracy"] - base for r in rows],
            yerr=[t.loc[r, "accuracy std"] if t.loc[r, "nets"] > 1 else 0 for r in rows], capsize=3,
            color=[_COLOURS[_short(r)] for r in rows])
-    ax.set_xticks(range(len(rows)), [r.replace("ensemble of ", "ens. of ").replace("distilled", "dist.")
-                                     .replace(" from the ", "\nfrom the ") for r in rows], fontsize=8)
+    ax.set_xticks(range(len(rows)), [_tick(r) for r in rows], fontsize=8)
     ax.set_ylabel("points vs a single model")
     ax.set_title(title, fontsize=10)
     ax.axhline(0, color="black", lw=0.8)
