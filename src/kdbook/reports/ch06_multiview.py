@@ -199,22 +199,29 @@ def _kd_minus_twin(run: dict) -> list[float]:
     return [100 * (k["accuracy"]["single-view"] - t["accuracy"]["single-view"]) for k, t in zip(run["kd"], run["twins"])]
 
 
+def _average_minus_ensemble(run: dict) -> list[float]:
+    if "average" not in run:
+        return []
+    a = run["average"]
+    return [100 * (a["accuracy"]["all"] - a["members_ensemble"]["accuracy"]["all"])]
+
+
+#: the chapter's paired differences, per data seed's run (points of test accuracy)
+_PAIRS = {
+    "control_gain": lambda run: [_gain(run["control"])] if "control" in run else [],
+    "gain_minus_control": lambda run: [_gain(run) - _gain(run["control"])] if "control" in run else [],
+    "average_minus_ensemble": _average_minus_ensemble,
+    "kd_minus_twin": lambda run: _kd_minus_twin(run) if "twins" in run else [],
+}
+
+
 def paired_differences(result: StoredResult, name: str) -> np.ndarray:
     """The chapter's paired differences over data seeds (points of test accuracy): 'control_gain'
     (the control's ensemble gain per data seed), 'gain_minus_control' (the two-view gain minus the
     control's, per data seed), 'average_minus_ensemble' (per data seed) and 'kd_minus_twin'
     (single-view accuracy, every student of every data seed)."""
-    runs = _runs(result)
-    if name == "kd_minus_twin":
-        return np.array([d for run in runs if "twins" in run for d in _kd_minus_twin(run)])
-    if name == "average_minus_ensemble":
-        return np.array([100 * (run["average"]["accuracy"]["all"] - run["average"]["members_ensemble"]["accuracy"]["all"])
-                         for run in runs if "average" in run])
-    if name == "control_gain":
-        return np.array([_gain(run["control"]) for run in runs if "control" in run])
-    if name == "gain_minus_control":
-        return np.array([_gain(run) - _gain(run["control"]) for run in runs if "control" in run])
-    raise KeyError(name)
+    pairs = _PAIRS[name]
+    return np.array([d for run in _runs(result) for d in pairs(run)])
 
 
 def class_outcomes(result: StoredResult) -> pd.DataFrame:
