@@ -8,7 +8,7 @@ from kdbook.data import load_dataset
 from kdbook.models import ModelConfig, build_model
 from kdbook.losses import DistillConfig
 from kdbook.train import TrainConfig, predict_logits, train
-from kdbook.vectorized import StackedMLP, VmapMembers, stack_members, train_members
+from kdbook.vectorized import StackedConvNet, StackedMLP, VmapMembers, stack_members, train_members
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +30,14 @@ def _assert_same(a_list, b_list, atol):
     for a, b in zip(a_list, b_list):
         for pa, pb in zip(a.parameters(), b.parameters()):
             assert torch.allclose(pa, pb, atol=atol)
+        for (name, ba), (_, bb) in zip(a.named_buffers(), b.named_buffers()):  # BatchNorm's running statistics
+            assert torch.allclose(ba.float(), bb.float(), atol=atol), name
 
 
 @pytest.mark.parametrize("mcfg, stacked_type", [
     (ModelConfig("mlp", (48, 24)), StackedMLP),
     (ModelConfig("cnn", (4, 8)), VmapMembers),
+    (ModelConfig("convnet", (4, 8), hidden=(16,)), StackedConvNet),
 ])
 def test_vectorised_members_match_one_by_one(digits, mcfg, stacked_type):
     cfg = TrainConfig(epochs=2, batch_size=32, lr=0.05, augment="jitter", augment_px=1)
@@ -83,3 +86,24 @@ def test_shared_batch_order_matches_one_by_one_with_one_data_seed(digits, mcfg):
     _assert_same(together, alone, atol=1e-5)
     assert hist.epochs[-1]["loss"] < hist.epochs[0]["loss"]
     assert not torch.allclose(next(together[0].parameters()), next(together[1].parameters()))
+
+
+def test_grouped_convnet_members_predict_as_their_own_networks(digits):
+    """The stacked CNN's logits for member m are member m's own logits (train and eval mode)."""
+    mcfg = ModelConfig("convnet", (4, 8), hidden=(16,))
+    members = [build_model(mcfg, digits.input_shape, 10, seed=s) for s in (0, 3)]
+    stacked = stack_members(members)
+    x = digits.train.x[:16]
+    for mode in (True, False):
+        stacked.train(mode)
+        for m in members:
+            m.train(mode)
+        together = stacked(x.expand(2, *x.shape))
+        for k, m in enumerate(members):
+            assert torch.allclose(together[k], m(x), atol=1e-5)
+
+
+def test_convnet_members_with_dropout_fall_back_to_vmap(digits):
+    members = [build_model(ModelConfig("convnet", (4,), hidden=(8,), dropout=0.1), digits.input_shape, 10, seed=s)
+               for s in (0, 1)]
+    assert isinstance(stack_members(members), VmapMembers)
