@@ -4,15 +4,17 @@ and its readings and claims on hand-made results."""
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from kdbook import claims
 from kdbook.errors import ConfigError
 from kdbook.experiments import ch05_three_mysteries as ch05
+from kdbook.losses import DistillConfig
+from kdbook.models import AverageOf, ModelConfig, build_average, build_model
 from kdbook.reports import ch05_three_mysteries as report
 from kdbook.store import StoredResult
-from kdbook.models import AverageOf, ModelConfig, build_average, build_model
 from kdbook.synthetic import gaussian_teacher_task
 from kdbook.train import TrainConfig, train
 
@@ -59,62 +61,130 @@ def test_gaussian_task_rejects_bad_sizes():
         gaussian_teacher_task(num_classes=1)
 
 
-def test_setting_validation_and_ensembles():
-    with pytest.raises(ConfigError, match="at least 2 seeds"):
-        ch05.Setting(ModelConfig("mlp", (8,)), TrainConfig(), n_members=2, seeds=(0,))
-    st = ch05.Setting(ModelConfig("mlp", (8,)), TrainConfig(), n_members=3, seeds=(0, 1))
-    assert st.member_seeds == [100, 101, 102, 103, 104, 105]
-    assert st.ensemble_seeds(1) == [103, 104, 105]
+def _st(**changes):
+    base = dict(model=ModelConfig("mlp", (8,)), train=TrainConfig(epochs=4), member_grid=(0.05, 0.1),
+                distill_grid=((0.05, DistillConfig(T=2.0)), (0.05, DistillConfig(T=4.0))), n_members=3, ensembles=2)
+    return ch05.Setting(**{**base, **changes})
 
 
-def test_smoke_run_table_and_headline():
+def test_setting_seeds_never_collide():
+    st = _st(average_grid=(0.1, 0.2))
+    assert st.member_seeds == [100, 101, 102, 103, 104, 105] and st.ensemble_seeds(1) == [103, 104, 105]
+    students = [s for i in range(st.ensembles) for s in st.student_seeds(i)]
+    averages = [s for i in range(st.ensembles) for s in st.average_seeds(i)]
+    selfs = [ch05.SELF_SEED + i for i in range(st.ensembles)]
+    everyone = st.member_seeds + students + averages + selfs
+    assert len(everyone) == len(set(everyone))
+    assert st.student_epochs == 6  # 1.5 x 4
+
+
+def test_setting_refuses_unequal_grids_impatience_and_too_few():
+    with pytest.raises(ConfigError, match="same size"):
+        _st(member_grid=(0.05,))
+    with pytest.raises(ConfigError, match="same size"):
+        _st(average_grid=(0.1, 0.2, 0.5))
+    with pytest.raises(ConfigError, match="patience"):
+        _st(patience=0.5)
+    with pytest.raises(ConfigError, match="ensembles"):
+        _st(ensembles=1)
+    with pytest.raises(ConfigError, match="students_per_ensemble"):
+        _st(students_per_ensemble=1)
+
+
+def test_smoke_run_rows_tuning_and_reports():
     results = ch05.run("smoke")
     assert set(results) == {"deep", "rf", "gaussian"}
+    st = ch05.settings("smoke").deep
     t = report.table(results["deep"])
-    n = ch05.settings("smoke").deep.n_members
-    seeds = len(ch05.settings("smoke").deep.seeds)
-    assert t.loc["single model", "nets"] == n * seeds and t.loc[f"ensemble of {n}", "nets"] == seeds
-    assert {"distilled from the ensemble", "self-distilled", "trained average"} <= set(t.index)
+    n, e = st.n_members, st.ensembles
+    assert t.loc["single model", "nets"] == n * e and t.loc[f"ensemble of {n}", "nets"] == e
+    assert t.loc["distilled from the ensemble", "nets"] == e * st.students_per_ensemble
+    assert t.loc["labels, students' epochs", "nets"] == e * st.students_per_ensemble
+    assert {"self-distilled", "trained average"} <= set(t.index)
     assert "trained average" not in report.table(results["gaussian"]).index
+    value = results["deep"].value
+    assert value["epochs"] == {"members": st.train.epochs, "students": st.student_epochs}
+    tuned = {r["tuned"] for r in value["tuning"]}
+    assert tuned == {"members", "students", "average"}
+    assert sum(r["chosen"] for r in value["tuning"]) == 3
+    assert value["chosen"]["member_lr"] in st.member_grid
+    report_ = value["teacher_report"]
+    assert report_["seeds"] == e and 0 <= report_["train_accuracy"] <= 1
+    # every student's curve is as long as the students' epochs, and a twin exists for every student
+    kd_curves = [c for c in value["curves"] if c["model"] == "distilled from the ensemble"]
+    assert all(len(c["val_accuracy"]) == st.student_epochs for c in kd_curves)
+    assert len(report.differences(results["deep"], "kd_vs_twin")) == e * st.students_per_ensemble
     h = report.headline(results)
-    for key in ("deep_ens_gain", "rf_avg_gain", "gaussian_ens_gain", "deep_self_gain"):
+    for key in ("deep_ens_vs_single", "rf_avg_vs_ens", "gaussian_ens_vs_single", "deep_self_vs_teacher"):
         assert math.isfinite(h[key])
-    combined = report.combined_table(results)
-    assert combined.loc[("random features, digits", "trained average"), "paper"] == 72.86
+    paper = report.paper_table(results)
+    assert paper.loc[("random features", "trained average"), "paper (%)"] == "72.86"
+    assert paper.loc[("small CNN", "trained average"), "paper (%)"] == "-"  # the summary gives none
 
 
-def test_relation_and_pattern_follow_the_cautious_rule():
-    h = {"deep_ens": 90.0, "deep_ens_std": 0.1, "deep_single": 89.0, "deep_single_std": 0.2,
-         "deep_kd": 89.1, "deep_kd_std": 0.2}
-    assert report.relation(h, "deep", "ens", "single") == "higher than"        # 1.0 > 0.3
-    assert report.relation(h, "deep", "kd", "single") == "indistinguishable from"  # 0.1 <= 0.4
-    assert report.reading(h, "deep") == ("The ensemble is more accurate than a single model; and the student "
-                                         "distilled from the ensemble is indistinguishable in accuracy from a single model.")
+def _row(model, ensemble, seed, acc, **extra):
+    return {"model": model, "ensemble": ensemble, "seed": seed, "accuracy": acc, "train_accuracy": 1.0,
+            "nll": 0.5, "ece": 0.05, **extra}
 
 
-def _setting(accuracies: dict[str, list[float]]) -> StoredResult:
-    rows = [{"model": model, "seed": i, "accuracy": a, "nll": 0.5, "ece": 0.05}
-            for model, accs in accuracies.items() for i, a in enumerate(accs)]
+def _result(gain: float, kd: float) -> StoredResult:
+    """Two ensembles of two members; the ensemble beats its own members by ``gain`` in both, the
+    students beat their twins by ``kd`` (one point of noise between the two pairs)."""
+    rows = []
+    for i, base in enumerate((0.80, 0.85)):  # a large spread between ensembles, consistent gains within
+        rows += [_row("single model", i, 100 + 2 * i + k, base + d) for k, d in enumerate((-0.005, 0.005))]
+        rows.append(_row("ensemble of 2", i, None, base + gain))
+        rows.append(_row("distilled from the ensemble", i, 500 + 10 * i, base + kd + 0.002 * i))
+        rows.append(_row("labels, students' epochs", i, 500 + 10 * i, base))
+        rows.append(_row("self-distilled", i, 10_000 + i, base + 0.001, teacher_test_accuracy=base - 0.005))
+        rows.append(_row("trained average", i, i, base))
     return StoredResult(value={"rows": rows, "dataset": "toy:1", "n_members": 2}, provenance={}, config={},
                         path=Path("x"), cached=True)
 
 
-def test_paper_claims_follow_the_cautious_rule_on_hand_made_results():
-    deep = _setting({"single model": [0.80, 0.81, 0.80, 0.81], "ensemble of 2": [0.85, 0.86],
-                     "distilled from the ensemble": [0.81, 0.80], "self-distilled": [0.70, 0.71],
-                     "trained average": [0.80, 0.81]})
-    out = claims.by_id(claims.evaluate([c for c in report.CLAIMS if c.id.endswith("_cnn")], {"deep": deep}))
-    assert out["ch05.ensemble_beats_single_cnn"].holds            # 85.5 vs 80.5, spreads under 1
-    assert not out["ch05.distilled_beats_single_cnn"].holds       # within the spreads
-    assert out["ch05.distilled_below_single_cnn"].verdict() == "does not hold"
+def test_paired_comparisons_see_a_gain_that_the_spread_of_singles_hides():
+    res = _result(gain=0.01, kd=0.01)
+    d = report.differences(res, "ens_vs_single")
+    assert d == pytest.approx([1.0, 1.0])
+    assert report.paired_relation(d) == "higher than"
+    # unpaired, the two ensembles' members spread by 2.5 points and would hide a 1-point gain
+    t = report.table(res)
+    assert t.loc["single model", "accuracy std"] > 2
+    assert report.differences(res, "kd_vs_twin") == pytest.approx([1.0, 1.2])
+    assert report.differences(res, "self_vs_teacher") == pytest.approx([0.6, 0.6])
+    assert report.differences(res, "avg_vs_ens") == pytest.approx([-1.0, -1.0])
+
+
+def test_paired_rule_on_worked_examples():
+    assert report.paired_relation(np.array([1.0, 2.0, 3.0])) == "higher than"      # mean 2 > std 1
+    assert report.paired_relation(np.array([-0.5, 1.5])) == "indistinguishable from"  # 0.5 <= 1.41
+    assert report.paired_relation(np.array([-2.0, -2.2])) == "lower than"
+    assert report.paired_relation(np.array([])) == "indistinguishable from"
+
+
+def test_claims_on_hand_made_results():
+    res = {"deep": _result(gain=0.01, kd=0.01)}
+    cnn = [c for c in report.CLAIMS if c.id.endswith("_cnn") and not any(w in c.id for w in ("teacher", "ended", "gaussian"))]
+    out = claims.by_id(claims.evaluate(cnn, res))
+    assert out["ch05.ensemble_beats_single_cnn"].holds
+    assert out["ch05.distilled_beats_labels_same_epochs_cnn"].holds
+    assert out["ch05.self_distilled_beats_single_cnn"].holds
     assert out["ch05.trained_average_below_ensemble_cnn"].holds
-    assert out["ch05.ensemble_beats_single_cnn"].numbers["ensemble"] == pytest.approx(85.5)
-    assert out["ch05.self_distilled_beats_single_cnn"].sentence() == (
-        "With small CNNs, the self-distilled student is not clearly more accurate than a single model.")
+    assert out["ch05.ensemble_beats_single_cnn"].numbers["mean_difference"] == pytest.approx(1.0)
+    flat = claims.by_id(claims.evaluate(cnn, {"deep": _result(gain=0.0, kd=0.0)}))
+    assert not flat["ch05.ensemble_beats_single_cnn"].holds
+    assert flat["ch05.ensemble_beats_single_cnn"].sentence() == (
+        "With small CNNs, the ensemble is not clearly more accurate than its own members (paired).")
 
 
-def test_claims_include_the_required_ones_and_widths_read_as_words():
+def test_claims_include_the_required_ones():
     ids = {c.id for c in report.CLAIMS}
     assert {"ch05.ensemble_beats_single_cnn", "ch05.distilled_beats_single_cnn",
             "ch05.self_distilled_beats_single_cnn"} <= ids and len(ids) == len(report.CLAIMS)
-    assert report.widths_text((16, 32, 64)) == "16, 32 and 64"
+
+
+def test_students_see_the_augmented_view_their_twins_see_too():
+    with pytest.raises(ConfigError, match="student_augment"):
+        _st(student_augment="mixup")  # mixed inputs need a pure-distillation objective
+    st = ch05.settings("full").deep
+    assert st.train.augment == "none" and st.student_augment == "jitter"
