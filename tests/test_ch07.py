@@ -133,15 +133,6 @@ def test_settings_are_validated(change, message):
         replace(ch07.SETTINGS["smoke"], **change)
 
 
-def test_member_seeds_match_chapter_5_in_full():
-    from kdbook.experiments import ch05_three_mysteries as ch05
-
-    s, c5 = ch07.settings("full"), ch05.settings("full")
-    assert s.teacher_kind == "ch05-deep-member" and s.model == c5.deep.model and s.teacher_train == c5.deep.train
-    for i in range(len(s.seeds)):
-        assert s.member_seeds(i) == c5.deep.ensemble_seeds(i)[:max(s.teacher_sizes)]
-
-
 def _init_result(curve: dict[float, list[float]]) -> dict:
     """A hand-made ``init`` part: per lambda, the train agreement (fractions) of each seed."""
     rows = [{"seed": i, "lambda": lam, "initial_train_agreement": lam, "train_agreement": a, "test_agreement": a,

@@ -129,7 +129,7 @@ SETTINGS: dict[str, Settings] = {
         opt_runs=(TrainConfig(epochs=10, batch_size=64, lr=0.01, optimizer="adam"),
                   TrainConfig(epochs=10, batch_size=64, lr=0.02, optimizer="sgd")),
         lambdas=(0.0, 0.375, 1.0), lambda_train=TrainConfig(epochs=5, batch_size=64, lr=0.01, optimizer="adam")),
-    # Fashion-MNIST, 10,000 training images, chapter 5's CNN members as teachers (shared cache).
+    # Fashion-MNIST, 10,000 training images; teachers: the CNN members of chapter 5 before its rerun on the recipe.
     # Students: the members' recipe, 12 epochs; crop + flip (2 px) as the paper's baseline policy.
     # SGD's learning rate was picked on the validation split (see the chapter).
     "full": Settings(
