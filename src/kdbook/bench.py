@@ -14,19 +14,14 @@ ratio (baseline time / ours), so that a noisy shared machine affects both alike.
   ``ensemble_shared_order`` with one batch order for all members (first layers as one wide matmul).
 * ``mlp_throughput``: training FLOP/s of the 2x1200 MLP against the measured peak of a large
   float32 matmul on the same device.
-* ``cnn_epoch``: one label epoch of the book's CNN (chapter 5's members: BatchNorm, 16-32
-  channels, FC 64) on 10k images, ours against a plain ``DataLoader`` loop, with the achieved
-  training GFLOP/s against the measured peak of a large convolution and of a large matmul.
-* ``cnn_members``: five such CNNs trained together (grouped convolutions, each member its own batch
-  order) against one by one with our trainer (``speedup``).
+* ``cnn_epoch``: one label epoch of chapter 5's CNN (16-32-64, global pooling) on 10k images,
+  ours against a plain ``DataLoader`` loop, with the achieved training GFLOP/s against the
+  measured peak of a large convolution and of a large matmul.
 * ``consistent_mlp`` / ``consistent_cnn``: an epoch with the teacher run on every augmented batch
   (consistent teaching) against a label-only epoch of the same student under the same
   augmentation (``overhead`` = their ratio): chapter 2's 2x1200 -> 2x800 pair, and the CNN teaching
   its own architecture under crop + flip.
 * ``bf16_mlp`` / ``bf16_cnn``: an epoch under bf16 autocast against fp32 (``speedup``).
-* ``bf16_accuracy_mlp`` / ``bf16_accuracy_cnn``: whether bf16 keeps the validation accuracy: short
-  trainings on real data (Fashion-MNIST, or digits for quick sizes), seeds under fp32 and bf16,
-  the mean difference against the seeds' spread (``within_noise``).
 """
 
 from __future__ import annotations
@@ -62,18 +57,10 @@ class BenchSizes:
     matmul_n: int = 2048
     repeats: int = 3
     cnn_n_train: int = 10000
-    cnn_members: int = 5
-    #: the accuracy check: dataset, training images, epochs and seeds per precision
-    accuracy_dataset: str = "fashion-mnist"
-    accuracy_n_train: int = 10000
-    accuracy_epochs: int = 4
-    accuracy_seeds: tuple[int, ...] = (0, 1, 2)
 
 
 QUICK = BenchSizes(n_train=1024, teacher=(64, 64), student=(32,), members=3, member_widths=(16,),
-                   throughput_steps=5, throughput_batch=64, matmul_n=256, repeats=1, cnn_n_train=512,
-                   cnn_members=2, accuracy_dataset="digits", accuracy_n_train=400, accuracy_epochs=1,
-                   accuracy_seeds=(0, 1))
+                   throughput_steps=5, throughput_batch=64, matmul_n=256, repeats=1, cnn_n_train=512)
 
 
 def _sync(device: torch.device) -> None:
@@ -243,8 +230,7 @@ def bench_mlp_throughput(sizes: BenchSizes, device: torch.device) -> dict[str, f
             "matmul_peak_gflops": peak, "fraction_of_peak": achieved / peak}
 
 
-#: the book's CNN: chapter 5's (and chapter 7's) members
-CNN = ModelConfig("convnet", (16, 32), hidden=(64,))
+CNN = ModelConfig("cnn", (16, 32, 64))
 
 
 def cnn_training_flops_per_example(model: nn.Module, input_shape=(1, 28, 28)) -> float:
@@ -301,25 +287,6 @@ def bench_cnn_epoch(sizes: BenchSizes, device: torch.device) -> dict[str, float]
             "fraction_of_conv_peak": achieved / conv_peak, "fraction_of_matmul_peak": achieved / matmul_peak}
 
 
-def bench_cnn_members(sizes: BenchSizes, device: torch.device) -> dict[str, float]:
-    """``cnn_members`` CNNs, each with its own seed and batch order: one by one with our trainer,
-    then together as one network of grouped convolutions (:class:`kdbook.vectorized.StackedConvNet`)."""
-    data = synthetic_data(sizes.cnn_n_train, device, seed=7)
-    cfg = TrainConfig(epochs=1, batch_size=sizes.batch_size, lr=0.01)
-    seeds = list(range(sizes.cnn_members))
-
-    def one_by_one():
-        for s in seeds:
-            train(build_model(CNN, (1, 28, 28), 10, seed=s).to(device), data, cfg.with_seed(s), progress=False)
-
-    def together():
-        train_members(CNN, data, cfg, seeds, (1, 28, 28), 10, progress=False)
-
-    together()  # warm-up
-    base, ours = _best_time(one_by_one, device, sizes.repeats), _best_time(together, device, sizes.repeats)
-    return {"members": sizes.cnn_members, "one_by_one_s": base, "together_s": ours, "speedup": base / ours}
-
-
 def _consistent(student: ModelConfig, teacher_cfg: ModelConfig, augment: str, sizes: BenchSizes,
                 device: torch.device, n: int) -> dict[str, float]:
     data = synthetic_data(n, device, seed=5)
@@ -353,37 +320,6 @@ def bench_bf16_cnn(sizes: BenchSizes, device: torch.device) -> dict[str, float]:
     return _bf16(CNN, sizes.cnn_n_train, sizes, device)
 
 
-def _bf16_accuracy(model_cfg: ModelConfig, sizes: BenchSizes, device: torch.device) -> dict[str, float]:
-    """Validation accuracy after the same short training under fp32 and under bf16, per seed (paired):
-    the mean difference, the spread of the fp32 seeds, and whether the difference is within it."""
-    from .data import load_dataset
-    from .metrics import accuracy
-    from .train import predict_probs
-
-    ds = load_dataset(sizes.accuracy_dataset, device=str(device), train_limit=sizes.accuracy_n_train)
-    val: dict[str, list[float]] = {"fp32": [], "bf16": []}
-    for precision, scores in val.items():
-        for seed in sizes.accuracy_seeds:
-            cfg = TrainConfig(epochs=sizes.accuracy_epochs, batch_size=sizes.batch_size, lr=0.05, seed=seed,
-                              precision=precision)
-            model = build_model(model_cfg, ds.input_shape, ds.num_classes, seed=seed).to(device)
-            train(model, ds.train, cfg, progress=False)
-            scores.append(accuracy(predict_probs(model, ds.val.x), ds.val.y))
-    fp32, bf16 = torch.tensor(val["fp32"]), torch.tensor(val["bf16"])
-    diff, noise = float((bf16 - fp32).mean()), float(fp32.std())
-    return {"seeds": len(sizes.accuracy_seeds), "fp32_val_accuracy": float(fp32.mean()),
-            "bf16_val_accuracy": float(bf16.mean()), "difference": diff, "fp32_seed_std": noise,
-            "within_noise": abs(diff) <= noise}
-
-
-def bench_bf16_accuracy_mlp(sizes: BenchSizes, device: torch.device) -> dict[str, float]:
-    return _bf16_accuracy(ModelConfig("mlp", sizes.student), sizes, device)
-
-
-def bench_bf16_accuracy_cnn(sizes: BenchSizes, device: torch.device) -> dict[str, float]:
-    return _bf16_accuracy(CNN, sizes, device)
-
-
 BENCHMARKS: dict[str, Callable[[BenchSizes, torch.device], dict[str, float]]] = {
     "distill_epoch": bench_distill_epoch,
     "ensemble": bench_ensemble,
@@ -391,16 +327,14 @@ BENCHMARKS: dict[str, Callable[[BenchSizes, torch.device], dict[str, float]]] = 
     "ensemble_shared_order": bench_ensemble_shared_order,
     "mlp_throughput": bench_mlp_throughput,
     "cnn_epoch": bench_cnn_epoch,
-    "cnn_members": bench_cnn_members,
     "consistent_mlp": bench_consistent_mlp,
     "consistent_cnn": bench_consistent_cnn,
     "bf16_mlp": bench_bf16_mlp,
     "bf16_cnn": bench_bf16_cnn,
-    "bf16_accuracy_mlp": bench_bf16_accuracy_mlp,
-    "bf16_accuracy_cnn": bench_bf16_accuracy_cnn,
 }
-#: Measured by the stored benchmark (``stored_benchmarks``): all of them.
-STORED = tuple(BENCHMARKS)
+#: Measured by the stored benchmark (``stored_benchmarks``); the CNN, consistent-teaching and bf16
+#: lines are not stored yet (run ``python -m kdbook bench`` to see them).
+STORED = ("distill_epoch", "ensemble", "ensemble_narrow", "ensemble_shared_order", "mlp_throughput")
 
 
 def run_benchmarks(device: str = "cpu", quick: bool = False, only: list[str] | None = None) -> dict[str, dict]:
@@ -420,20 +354,13 @@ def format_report(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-#: The targets of the performance work, as (benchmark, measurement, ">=" or "<=", bound).
+#: The targets of the performance work, as (benchmark, measurement, minimum).
 TARGETS = (
-    ("distill_epoch", "speedup", ">=", 1.5),
-    ("ensemble", "speedup_vs_plain", ">=", 2.0),
-    ("ensemble", "speedup", ">=", 2.0),
-    ("mlp_throughput", "fraction_of_peak", ">=", 0.7),
-    ("cnn_epoch", "fraction_of_matmul_peak", ">=", 0.5),
-    ("cnn_members", "speedup", ">=", 1.5),
-    ("consistent_mlp", "overhead", "<=", 1.4),
-    ("consistent_cnn", "overhead", "<=", 1.4),
-    ("bf16_mlp", "speedup", ">=", 1.8),
-    ("bf16_cnn", "speedup", ">=", 1.25),
+    ("distill_epoch", "speedup", 1.5),
+    ("ensemble", "speedup_vs_plain", 2.0),
+    ("ensemble", "speedup", 2.0),
+    ("mlp_throughput", "fraction_of_peak", 0.7),
 )
-_MET = {">=": lambda value, bound: value >= bound, "<=": lambda value, bound: value <= bound}
 
 
 def stored_benchmarks(profile: str, device: str = "cpu", recompute: bool = False):
@@ -443,14 +370,13 @@ def stored_benchmarks(profile: str, device: str = "cpu", recompute: bool = False
 
     get_profile(profile)
     sizes = QUICK if profile == "smoke" else BenchSizes()
-    # version 3: every benchmark stored (CNN epoch of the book's BatchNorm CNN, CNN members together,
-    # consistent teaching, bf16 speed and accuracy)
-    return run_or_load("bench", {"sizes": sizes, "device_type": torch.device(device).type, "version": 3},
+    # version 2: plain one-by-one baseline for ensembles, shared-order ensembles, exact FLOP count
+    return run_or_load("bench", {"sizes": sizes, "device_type": torch.device(device).type, "version": 2},
                        lambda: {name: BENCHMARKS[name](sizes, torch.device(device)) for name in STORED},
                        profile=profile, seeds=[0], device=device, recompute=recompute)
 
 
 def target_table(results: dict[str, dict]) -> list[dict]:
     """Each target with the measured value and whether it is met."""
-    return [{"benchmark": b, "measure": k, "target": f"{op} {t:g}", "measured": results[b][k],
-             "met": bool(_MET[op](results[b][k], t))} for b, k, op, t in TARGETS if b in results]
+    return [{"benchmark": b, "measure": k, "target": f">= {t:g}", "measured": results[b][k],
+             "met": results[b][k] >= t} for b, k, t in TARGETS if b in results]
