@@ -25,7 +25,7 @@ MAIN_CLAIMS: dict[str, tuple[str, ...]] = {
     "ch06": ("ch06.distilled_learns_more_views", "ch06.no_gain_without_views"),
     "ch07": ("ch07.students_disagree_on_train_data", "ch07.more_members_higher_test_agreement"),
     "ch08": ("ch08.distilled_beats_labels",),
-    "ch09": ("ch09.distillation_helps_at_some_class_count",),
+    "ch09": ("ch09.unlabelled_transfer_helps", "ch09.distillation_helps_at_some_class_count"),
 }
 
 
