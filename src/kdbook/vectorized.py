@@ -2,7 +2,7 @@
 
 The members' parameters are stacked and one forward pass evaluates all of them: MLPs as
 grouped matmuls (``torch.baddbmm`` over an (M, in, out) weight), the book's BatchNorm CNN
-(:class:`kdbook.models.ConvNet`) as grouped convolutions (``groups=M`` over the members' stacked
+(``kdbook.models.ConvNet``) as grouped convolutions (``groups=M`` over the members' stacked
 channels; BatchNorm's per-channel statistics are then each member's own), any other architecture
 with ``torch.func`` (``stack_module_state`` + ``vmap``, measured 2x slower than one by one for
 convolutions on a CPU). Each member keeps its own seed: its own
@@ -82,7 +82,7 @@ class StackedMLP(nn.Module):
 
 
 class StackedConvNet(nn.Module):
-    """M copies of one :class:`kdbook.models.ConvNet` architecture (without dropout) as one network
+    """M copies of one ``kdbook.models.ConvNet`` architecture (without dropout) as one network
     of grouped convolutions: member m owns channels [m * c, (m + 1) * c) of every block, so its
     convolutions, BatchNorm statistics, ReLU and pooling see only its own channels, and its fully
     connected layers run as grouped matmuls. Maps (M, B, C, H, W) to (M, B, classes)."""
