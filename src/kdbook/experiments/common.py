@@ -93,12 +93,11 @@ class Interpolated:
 
 
 class TeacherAgreement:
-    """A per-epoch monitor: the student's top-1 agreement with ``teacher`` on ``split``."""
+    """A per-epoch monitor: the student's top-1 agreement with ``teacher`` on ``split``, recorded
+    under ``name`` (e.g. 'val_agreement' on the validation split)."""
 
-    name = "train_agreement"
-
-    def __init__(self, teacher: Teacher, split: Split):
-        self.teacher, self.split = teacher, split
+    def __init__(self, teacher: Teacher, split: Split, name: str = "train_agreement"):
+        self.teacher, self.split, self.name = teacher, split, name
         self._teacher_probs: torch.Tensor | None = None  # computed when a run is trained, not when it loads
 
     def key(self) -> Any:
