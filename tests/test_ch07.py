@@ -1,5 +1,6 @@
 """Chapter 7: the new augmentation policies, the per-epoch monitor, interpolated initialisation,
-the pre-activation ResNet, the chapter's settings, its readings on hand-made results and its smoke run."""
+the pre-activation ResNet, the chapter's settings and seeds, its readings on hand-made results and its
+smoke run (the independent baseline, teacher reports, students, long runs, starting points)."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -121,22 +122,49 @@ def test_self_distillation_from_the_teacher_start_keeps_agreement():
 
 @pytest.mark.parametrize("change, message", [
     ({"policies": ("none", "cutout")}, "policies must be among"),
-    ({"policy_teacher": 4}, "policy_teacher"),
+    ({"policies": ("crop_flip",)}, "include 'none'"),
     ({"lambdas": (0.0, 1.5)}, "lambdas must lie in"),
     ({"teacher_sizes": (3, 5)}, "must include 1"),
-    ({"teacher_seed_stride": 2}, "teacher_seed_stride"),
-    ({"temperatures": (0.0,)}, "temperatures must be positive"),
-    ({"opt_runs": (TrainConfig(augment="crop_flip"),)}, "without augmentation"),
+    ({"patience": 0.5}, "at least as long as their teachers"),
+    ({"long_patience": 1.0}, "long_patience"),
+    ({"teachers_from": "tiny"}, "chapter 5's profiles"),
+    ({"student_grid": ()}, "student_grid"),
 ])
 def test_settings_are_validated(change, message):
     with pytest.raises(ConfigError, match=message):
         replace(ch07.SETTINGS["smoke"], **change)
 
 
+def test_student_seeds_never_meet_chapter_5s():
+    from kdbook.experiments import ch05_three_mysteries as ch05
+
+    s = ch07.settings("full")
+    ch05_seeds = set(s.ch05.deep.member_seeds) | {seed for i in range(s.ch05.deep.ensembles)
+                                                   for seed in s.ch05.deep.student_seeds(i)}
+    ch05_seeds |= {ch05.SELF_SEED + i for i in range(3)} | {ch05.AVERAGE_SEED + k for k in range(3000)}
+    assert not ch05_seeds & {s.student_seed(i) for i in s.seeds}
+    assert s.seeds == [0, 1, 2] and s.teacher_spec == ch05.deep_spec(ch05.settings("full"))
+
+
+def test_convergence_verdict_reads_the_last_tenth():
+    flat_end = [0.5 + 0.01 * e for e in range(50)] + [1.0] * 50
+    assert ch07.converged(flat_end, 0.5)
+    climbing = [0.01 * e for e in range(100)]  # one point per epoch: 10 points over the last tenth
+    assert not ch07.converged(climbing, 0.5)
+    assert not ch07.converged([0.9], 0.5)  # too short to say
+    assert report.tail_rise(climbing) == pytest.approx(10.0)
+
+
+def test_paired_differences_use_the_paired_rule():
+    p = report.paired([91.0, 92.0, 93.0], [90.0, 90.5, 91.0])
+    assert p["mean"] == pytest.approx(1.5) and p["std"] == pytest.approx(0.5) and p["relation"] == "higher than"
+    assert report.paired([90.0, 92.0], [91.0, 91.0])["relation"] == "indistinguishable from"
+
+
 def _init_result(curve: dict[float, list[float]]) -> dict:
     """A hand-made ``init`` part: per lambda, the train agreement (fractions) of each seed."""
     rows = [{"seed": i, "lambda": lam, "initial_train_agreement": lam, "train_agreement": a, "test_agreement": a,
-             "train_kl": 0.0, "accuracy": 0.8, "teacher_accuracy": 0.8}
+             "train_kl": 0.0, "accuracy": 0.8, "converged": True, "train_agreement_curve": [a, a, a]}
             for lam, per_seed in curve.items() for i, a in enumerate(per_seed)]
     return {"init": StoredResult(value={"rows": rows}, provenance={}, config={}, path=Path("x"), cached=True)}
 
@@ -146,17 +174,17 @@ def _claim(cid):
 
 
 def test_lambda_claims_on_a_smooth_and_on_a_jumping_curve():
-    smooth = _init_result({0.0: [0.80, 0.81], 0.5: [0.90, 0.91], 1.0: [0.99, 1.00]})
+    smooth = _init_result({0.0: [0.80, 0.81, 0.82], 0.5: [0.90, 0.91, 0.915], 1.0: [0.99, 1.00, 1.00]})
     steps = report.lambda_steps(smooth["init"])
-    assert steps["rise"].tolist() == pytest.approx([10.0, 9.0]) and steps["clear"].all()
+    assert steps["rise"].tolist() == pytest.approx([9.83333, 8.83333], abs=1e-4) and steps["clear"].all()
     assert _claim("ch07.agreement_rises_with_lambda").evaluate(smooth).holds
     assert _claim("ch07.lambda_curve_without_jump").evaluate(smooth).holds
     # flat, then a jump of 19 points between 0.375 and 0.5 (slope 152 against an average of 20)
-    jump = _init_result({0.0: [0.80, 0.80], 0.375: [0.80, 0.81], 0.5: [0.99, 0.99], 1.0: [1.00, 1.00]})
+    jump = _init_result({0.0: [0.80, 0.80, 0.80], 0.375: [0.80, 0.81, 0.79], 0.5: [0.99, 0.99, 0.99],
+                         1.0: [1.00, 1.00, 1.00]})
     out = _claim("ch07.lambda_curve_without_jump").evaluate(jump)
-    assert not out.holds and out.numbers["steepest_slope"] == pytest.approx(148.0)
+    assert not out.holds and out.numbers["steepest_slope"] == pytest.approx(152.0)
     assert not _claim("ch07.agreement_rises_with_lambda").evaluate(jump).holds  # 0 -> 0.375 is not clear
-    assert report.lambda_jump(jump["init"]) == 0.5
 
 
 def test_correlation_interval_is_fishers_and_includes_zero_for_weak_correlations():
@@ -178,25 +206,46 @@ def smoke(tmp_path_factory):
         mp.undo()
 
 
+def test_smoke_baseline_has_every_pair_twins_and_teacher_reports(smoke):
+    s = ch07.settings("smoke")
+    base = smoke["baseline"].value
+    n = len(s.ch05.deep.member_seeds)
+    assert len(base["pairs"]) == n * (n - 1) // 2
+    assert [r["members"] for r in base["teacher_reports"]] == list(s.teacher_sizes)
+    assert all({"train_accuracy", "val_accuracy", "val_advantage", "has_advantage"} <= set(r)
+               for r in base["teacher_reports"])
+    assert len(base["twins"]) == len(s.seeds) and base["twin_lr"] in s.student_grid
+    table = report.baseline_table(smoke["baseline"])
+    assert len(table) == 1 + len(s.teacher_sizes) and (table["test"].between(0, 100)).all()
+
+
 def test_smoke_run_measures_every_student(smoke):
     s = ch07.settings("smoke")
-    students = smoke["teachers"].value["students"]
-    assert len(students) == len(s.seeds) * len(s.teacher_sizes) * len(s.temperatures)
+    fid = smoke["fidelity"].value
+    students = fid["students"]
+    assert len(students) == len(s.seeds) * len(s.teacher_sizes)
+    assert fid["epochs"]["students"] >= 1.5 * fid["epochs"]["members"] - 1
     for r in students:
-        assert 0 <= r["test_agreement"] <= 1 and 0 <= r["train_agreement"] <= 1
+        assert 0 <= r["test_agreement"] <= 1 and 0 <= r["train_agreement"] <= 1 and 0 <= r["val_agreement"] <= 1
         assert r["test_kl"] >= 0 and r["train_kl"] >= 0 and 0 <= r["ece"] <= 1
-    table = report.student_table(smoke["teachers"])
-    assert list(table.index.get_level_values("members").unique()) == list(s.teacher_sizes)
+        assert len(r["val_agreement_curve"]) == fid["epochs"]["students"]
+    table = report.student_table(smoke["fidelity"])
+    assert list(table.index) == list(s.teacher_sizes)
     assert {"teacher accuracy", "train_agreement", "test_kl", "ece std"} <= set(table.columns)
-    assert set(report.augmentation_table(smoke["augmentation"]).index) == set(s.policies)
+    aug_table = report.augmentation_table(smoke["augmentation"])
+    assert set(aug_table.index) == set(s.policies)
+    # each teacher was trained under the policy it labels, except mixup's (its inputs have no label)
+    assert aug_table.loc["crop_flip", "teacher trained under"] == "crop_flip"
+    assert aug_table.loc["mixup", "teacher trained under"] == "none"
 
 
-def test_smoke_run_long_runs_and_interpolation(smoke):
+def test_smoke_long_runs_and_interpolation(smoke):
     s = ch07.settings("smoke")
-    curves = report.epochs_curves(smoke["epochs"])
-    assert set(curves) == {"epoch", "adam", "sgd"} and len(curves["epoch"]) == s.opt_runs[0].epochs
+    long = smoke["long"].value
+    assert long["epochs"] >= smoke["fidelity"].value["epochs"]["students"]
+    assert all(len(r["train_agreement_curve"]) == long["epochs"] for r in long["rows"])
     init = report.init_table(smoke["init"])
-    assert list(init.index) == list(s.lambdas)
+    assert list(init.index) == list(s.lambdas) and "converged runs" in init
     # lambda = 1 starts at the teacher; lambda = 0 at a random net
     assert init.loc[1.0, "initial_train_agreement"] == pytest.approx(100.0)
     assert init.loc[0.0, "initial_train_agreement"] < 60
@@ -205,13 +254,16 @@ def test_smoke_run_long_runs_and_interpolation(smoke):
 def test_smoke_readings_claims_and_paper_table(smoke):
     h = report.headline(smoke)
     texts = report.readings(smoke)
-    assert all(isinstance(t, str) for t in texts.values()) and "nan" not in texts["reading_m1"]
+    assert all(isinstance(t, str) and t for t in texts.values()) and "nan" not in texts["reading_m1"]
     table = report.ours_vs_paper(h)
-    assert table.loc["test agreement, mixup", "paper"] == report.PAPER["test_agreement_mixup"] == 86.0
+    assert table.loc["test agreement, mixup (CIFAR-100 in the paper)", "paper"] == report.PAPER["test_agreement_mixup"]
     assert table.loc["test agreement, crop + flip (CIFAR-100 in the paper)", "ours"] == pytest.approx(
         h["aug_crop_flip_test_agreement"])
+    assert table.loc["test agreement, teacher of 1 (ImageNet in the paper)", "ours minus independent twin"] == \
+        pytest.approx(h["m1_test_agreement"] - h["twin_m1_test_agreement"], abs=1e-6)
     outcomes = claims.evaluate(report.CLAIMS, smoke)
     assert len(outcomes) == len(report.CLAIMS) and {o.source for o in outcomes} == {"paper", "prose"}
+    assert "ch07.student_beats_independent_agreement" in {o.id for o in outcomes}
     values = report.glue_values(smoke)
     assert values["ch07_paper_claims"] == sum(o.source == "paper" for o in outcomes)
 
