@@ -23,7 +23,8 @@ MAIN_CLAIMS: dict[str, tuple[str, ...]] = {
     "ch05": ("ch05.ensemble_beats_single_cnn", "ch05.distilled_beats_single_cnn",
              "ch05.self_distilled_beats_single_cnn"),
     "ch06": ("ch06.distilled_learns_more_views", "ch06.no_gain_without_views"),
-    "ch07": ("ch07.students_disagree_on_train_data", "ch07.more_members_higher_test_agreement"),
+    "ch07": ("ch07.student_beats_independent_agreement", "ch07.students_disagree_on_train_data",
+             "ch07.more_members_higher_test_agreement"),
     "ch08": ("ch08.distilled_beats_labels",),
     "ch09": ("ch09.unlabelled_transfer_helps", "ch09.distillation_helps_at_some_class_count"),
 }
