@@ -35,11 +35,16 @@ def benchmark_table(bench: StoredResult) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["benchmark", "measure"])
 
 
+#: How a target's operator reads on the page (a bare '<' in the table's HTML would start a tag).
+TARGET_SIGNS = {">=": "≥", "<=": "≤"}
+
+
 def targets_table(targets: Sequence[Mapping]):
     """The performance targets with the measured value and whether each is met, for the page."""
     from .tables import styled
 
-    return styled(pd.DataFrame(list(targets)), "{:.3g}", truth=("met", "not met"), hide_index=True)
+    shown = [{**t, "target": " ".join(TARGET_SIGNS.get(w, w) for w in t["target"].split())} for t in targets]
+    return styled(pd.DataFrame(shown), "{:.3g}", truth=("met", "not met"), hide_index=True)
 
 
 def performance_values(bench: StoredResult, targets: Sequence[Mapping]) -> dict[str, object]:
