@@ -35,11 +35,16 @@ def benchmark_table(bench: StoredResult) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["benchmark", "measure"])
 
 
+#: How a target's operator reads on the page (a bare '<' in the table's HTML would start a tag).
+TARGET_SIGNS = {">=": "≥", "<=": "≤"}
+
+
 def targets_table(targets: Sequence[Mapping]):
     """The performance targets with the measured value and whether each is met, for the page."""
     from .tables import styled
 
-    return styled(pd.DataFrame(list(targets)), "{:.3g}", truth=("met", "not met"), hide_index=True)
+    shown = [{**t, "target": " ".join(TARGET_SIGNS.get(w, w) for w in t["target"].split())} for t in targets]
+    return styled(pd.DataFrame(shown), "{:.3g}", truth=("met", "not met"), hide_index=True)
 
 
 def performance_values(bench: StoredResult, targets: Sequence[Mapping]) -> dict[str, object]:
@@ -57,8 +62,38 @@ def performance_values(bench: StoredResult, targets: Sequence[Mapping]) -> dict[
         "perf_fraction": 100 * r["mlp_throughput"]["fraction_of_peak"],
         "perf_gflops": r["mlp_throughput"]["achieved_gflops"],
         "perf_peak": r["mlp_throughput"]["matmul_peak_gflops"],
+        "perf_cnn_speedup": r["cnn_epoch"]["speedup"], "perf_cnn_gflops": r["cnn_epoch"]["achieved_gflops"],
+        "perf_cnn_fraction": 100 * r["cnn_epoch"]["fraction_of_matmul_peak"],
+        "perf_cnn_conv_fraction": 100 * r["cnn_epoch"]["fraction_of_conv_peak"],
+        "perf_cnn_members": r["cnn_members"]["speedup"], "perf_cnn_members_n": r["cnn_members"]["members"],
+        "perf_consistent_mlp": r["consistent_mlp"]["overhead"], "perf_consistent_cnn": r["consistent_cnn"]["overhead"],
+        "perf_bf16_mlp": r["bf16_mlp"]["speedup"], "perf_bf16_cnn": r["bf16_cnn"]["speedup"],
+        "perf_bf16_accuracy": bf16_accuracy_sentence(bench),
         "perf_met": sum(bool(t["met"]) for t in targets), "perf_targets": len(targets),
     }
+
+
+#: The bf16 accuracy lines, in the order the sentence gives them.
+BF16_ACCURACY_LINES = ("bf16_accuracy_mlp", "bf16_accuracy_cnn")
+
+
+def _bf16_accuracy_clause(r: Mapping) -> str:
+    kept = "kept" if r["within_noise"] >= 1 else "did not keep"
+    return (f"{kept} the validation accuracy of the {r['model']} within seed noise "
+            f"({100 * r['bf16_val_accuracy']:.2f}% against {100 * r['fp32_val_accuracy']:.2f}% in fp32: a paired "
+            f"difference of {100 * r['difference']:+.2f} points against a bound of {100 * r['noise_bound']:.2f}; "
+            f"the fp32 seeds' sd is {100 * r['seed_sd']:.2f} points)")
+
+
+def bf16_accuracy_sentence(bench: StoredResult) -> str:
+    """Whether bf16 kept the validation accuracy within seed noise, per model, from the stored numbers."""
+    r = bench.value
+    first = r[BF16_ACCURACY_LINES[0]]
+    clauses = " and ".join(_bf16_accuracy_clause(r[name]) for name in BF16_ACCURACY_LINES)
+    epochs, seeds = plural(first["epochs"], "epoch", "epochs"), plural(first["seeds"], "seed")
+    return (f"Trained on {first['n_train']:,} {first['dataset']} images for {epochs} from each of {seeds}, "
+            f"bf16 {clauses}; the bound is two standard errors of the paired differences (the same seed gives "
+            f"both precisions the same initial weights and batch order), or half a point if that is larger.")
 
 
 # ----------------------------------------------------------------------------- reproducibility
