@@ -129,6 +129,7 @@ def test_self_distillation_from_the_teacher_start_keeps_agreement():
     ({"long_patience": 1.0}, "long_patience"),
     ({"teachers_from": "tiny"}, "chapter 5's profiles"),
     ({"student_grid": ()}, "student_grid"),
+    ({"other_T": (4.0,)}, "other_T"),
 ])
 def test_settings_are_validated(change, message):
     with pytest.raises(ConfigError, match=message):
@@ -237,6 +238,15 @@ def test_smoke_run_measures_every_student(smoke):
     # each teacher was trained under the policy it labels, except mixup's (its inputs have no label)
     assert aug_table.loc["crop_flip", "teacher trained under"] == "crop_flip"
     assert aug_table.loc["mixup", "teacher trained under"] == "none"
+
+
+def test_smoke_temperature_students_pair_with_the_first_table(smoke):
+    s = ch07.settings("smoke")
+    rows = smoke["temperature"].value["rows"]
+    assert sorted({r["T"] for r in rows}) == sorted(s.other_T) and len(rows) == len(s.seeds) * len(s.other_T)
+    table = report.temperature_table(smoke)
+    assert sorted(table.index) == sorted([s.T, *s.other_T])
+    assert "T = 1" in report.readings(smoke)["reading_temperature"]
 
 
 def test_smoke_long_runs_and_interpolation(smoke):

@@ -3,7 +3,7 @@
 
 The teachers are chapter 5's members (BatchNorm CNNs that fit their training data, trained once
 and shared through the model cache): the teacher of seed index ``i`` is made of the first 1, 3 or
-5 members of chapter 5's ensemble ``i``. Five stored results:
+5 members of chapter 5's ensemble ``i``. Six stored results:
 
 * ``ch07-baseline``: how often two *independently trained* members agree (every pair of chapter
   5's members), and how often a label-trained network of the students' recipe (a *twin*, the
@@ -13,6 +13,7 @@ and shared through the model cache): the teacher of seed index ``i`` is made of 
   distillation at ``T``, patient: ``patience`` times the members' epochs, learning rate chosen
   on validation agreement), with accuracy, ECE and fidelity (top-1 agreement, KL(teacher ||
   student) at T = 1) on train, validation and test, and each run's validation-agreement curve;
+* ``ch07-temperature``: the one-member teacher's students at other temperatures (``other_T``);
 * ``ch07-augmentation``: the one-member teacher and its student under several augmentation
   policies, each teacher trained under the policy it labels (mixup's inputs have no label, so its
   teacher is the member trained without augmentation); the teacher labels the student's view at
@@ -75,6 +76,8 @@ class Settings:
     lambdas: tuple[float, ...]
     #: a run has converged when its agreement rose by at most this many points over its last tenth
     converged_points: float = 0.5
+    #: other temperatures for the one-member teacher's students (``ch07-temperature``)
+    other_T: tuple[float, ...] = (1.0,)
     version: int = 2
 
     def __post_init__(self) -> None:
@@ -98,6 +101,8 @@ class Settings:
             None if self.lambdas and all(isinstance(x, (int, float)) and 0 <= x <= 1 for x in self.lambdas)
             else f"lambdas must lie in [0, 1], got {self.lambdas!r}",
             validate.non_negative("converged_points", self.converged_points),
+            None if self.other_T and all(isinstance(x, (int, float)) and x > 0 and x != self.T for x in self.other_T)
+            else f"other_T must be positive temperatures other than T, got {self.other_T!r}",
         ], "ch07 settings")
 
     @property
@@ -217,11 +222,12 @@ class Lab:
         return self._tuned[name]["chosen"]
 
     # --- runs
-    def student_run(self, i: int, teacher, lr: float, augment: str = "none"):
-        """A student of ``teacher`` (pure distillation at T), its validation agreement after every epoch."""
+    def student_run(self, i: int, teacher, lr: float, augment: str = "none", T: float | None = None):
+        """A student of ``teacher`` (pure distillation at T, the settings' unless given), its
+        validation agreement after every epoch."""
         return trained_run("ch07-student", self.ds, self.key, self.model, self.student_train(lr, augment=augment),
                            self.s.student_seed(i), device=self.device, train_limit=self.limit,
-                           objective=DistillConfig(T=self.s.T), teacher=teacher,
+                           objective=DistillConfig(T=self.s.T if T is None else T), teacher=teacher,
                            monitor=TeacherAgreement(teacher, self.ds.val, name="val_agreement"))
 
     def student_lr(self) -> float:
@@ -312,6 +318,20 @@ def _fidelity_part(s: Settings, device: str) -> dict:
             "tuning": lab.tuning_rows()}
 
 
+def _temperature_part(s: Settings, device: str) -> dict:
+    """The one-member teacher's students at the other temperatures (same seeds, lr and epochs)."""
+    lab = Lab(s, device)
+    ds, lr = lab.ds, lab.student_lr()
+    rows = []
+    for i in s.seeds:
+        teacher = lab.teacher(i, 1)
+        for T in s.other_T:
+            student, history = lab.student_run(i, teacher, lr, T=T)
+            rows.append({"seed": i, "T": T, **fidelity_row(probs(student, ds), lab.teacher_probs(i, 1), ds),
+                         "val_agreement_curve": _curve(history, "val_agreement")})
+    return {"dataset": ds.describe(), "student_lr": lr, "rows": rows}
+
+
 def _augmentation_part(s: Settings, device: str) -> dict:
     """The one-member teacher and its student per policy, the teacher trained under the policy it labels."""
     lab = Lab(s, device)
@@ -381,6 +401,7 @@ def _init_part(s: Settings, device: str) -> dict:
 _COMMON = ("version", "teachers_from", "teacher_spec", "teacher_sizes", "T", "patience", "student_grid")
 PARTS = (Part("ch07-baseline", _baseline_part, _COMMON),
          Part("ch07-fidelity", _fidelity_part, _COMMON),
+         Part("ch07-temperature", _temperature_part, (*_COMMON, "other_T")),
          Part("ch07-augmentation", _augmentation_part, (*_COMMON, "policies", "policy_px")),
          Part("ch07-long", _long_part, (*_COMMON, "long_patience", "converged_points")),
          Part("ch07-init", _init_part, (*_COMMON, "lambda_subset", "lambda_patience", "lambdas", "converged_points")))

@@ -2,8 +2,8 @@
 baseline, accuracy and fidelity per teacher, augmentation policy, long run and starting point; the
 paper's numbers; the chapter's claims and the sentences its page glues.
 
-Everything here reads the five parts that ``kdbook.experiments.ch07_fidelity.run`` stores
-(``baseline``, ``fidelity``, ``augmentation``, ``long``, ``init``); nothing is trained. Agreement
+Everything here reads the six parts that ``kdbook.experiments.ch07_fidelity.run`` stores
+(``baseline``, ``fidelity``, ``temperature``, ``augmentation``, ``long``, ``init``); nothing is trained. Agreement
 and accuracy are shown in %, KL in nats, ECE as a fraction. Comparisons between conditions of one
 seed index are paired (the students of a seed index share their seed and their teacher's
 members) and read by the paired cautious rule (:func:`kdbook.reports.common.paired_relation`).
@@ -168,6 +168,15 @@ def student_table(result: StoredResult) -> pd.DataFrame:
     return out
 
 
+def temperature_table(results: Mapping[str, StoredResult]) -> pd.DataFrame:
+    """The one-member teacher's students per temperature (the first table's T and the others):
+    accuracy, train and test agreement, test KL, ECE; mean and std over seeds."""
+    fid = [{**r, "T": results["fidelity"].value["T"]} for r in results["fidelity"].value["students"]
+           if r["members"] == 1]
+    df = _percent(pd.DataFrame(fid + list(results["temperature"].value["rows"])))
+    return _mean_std(df, ["T"], ["accuracy", "train_agreement", "test_agreement", "test_kl", "ece"]).sort_index()
+
+
 def augmentation_table(result: StoredResult) -> pd.DataFrame:
     """Per policy: the teacher (the policy it was trained under, its train and test accuracy) and
     the student (test and train agreement, test KL, accuracy, ECE), with the paper's test agreement."""
@@ -232,6 +241,8 @@ def scatter_points(results: Mapping[str, StoredResult]) -> pd.DataFrame:
              "ece": r["ece"], "accuracy": 100 * r["accuracy"]} for r in results["fidelity"].value["students"]]
     rows += [{"source": f"policy {r['policy']}", "test_agreement": 100 * r["test_agreement"], "ece": r["ece"],
               "accuracy": 100 * r["accuracy"]} for r in results["augmentation"].value["rows"] if r["policy"] != "none"]
+    rows += [{"source": f"teacher of 1, T = {r['T']:g}", "test_agreement": 100 * r["test_agreement"],
+              "ece": r["ece"], "accuracy": 100 * r["accuracy"]} for r in results["temperature"].value["rows"]]
     rows += [{"source": "long run", "test_agreement": 100 * r["test_agreement"], "ece": r["ece"],
               "accuracy": 100 * r["accuracy"]} for r in results["long"].value["rows"]]
     return pd.DataFrame(rows)
@@ -305,6 +316,27 @@ def headline(results: Mapping[str, StoredResult]) -> dict[str, float | str]:
     out["student_epochs"] = float(fid["epochs"]["students"])
     out["member_epochs"] = float(fid["epochs"]["members"])
     out["student_lr"] = float(fid["student_lr"])
+    # temperature
+    T0 = fid["T"]
+    out["T"] = float(T0)
+    m1 = _by_seed(fid["students"], "test_agreement", {"members": 1})
+    m1_train = _by_seed(fid["students"], "train_agreement", {"members": 1})
+    others = sorted({r["T"] for r in results["temperature"].value["rows"]})
+    out["other_T"] = ", ".join(f"{x:g}" for x in others)
+    for T in others:
+        te = _by_seed(results["temperature"].value["rows"], "test_agreement", {"T": T})
+        tr = _by_seed(results["temperature"].value["rows"], "train_agreement", {"T": T})
+        tw = [100 * t[f"agreement_teacher_1_test"] for t in twins]
+        key = f"T{T:g}"
+        out[f"{key}_test_agreement"], out[f"{key}_train_agreement"] = float(np.mean(te)), float(np.mean(tr))
+        p = paired(te, m1)
+        out[f"{key}_minus_T{T0:g}"], out[f"{key}_minus_T{T0:g}_std"], out[f"{key}_relation"] = (
+            p["mean"], p["std"], p["relation"])
+        p = paired(te, tw)
+        out[f"{key}_minus_twin"], out[f"{key}_minus_twin_std"], out[f"{key}_twin_relation"] = (
+            p["mean"], p["std"], p["relation"])
+        p = paired(tr, m1_train)
+        out[f"{key}_train_minus_T{T0:g}"] = p["mean"]
     # augmentation
     at = augmentation_table(results["augmentation"])
     for policy, row in at.iterrows():
@@ -436,6 +468,23 @@ def _students_below_teachers(results: Results):
     sizes = [int(x) for x in h["sizes"].split(", ")]
     return all(h[f"m{m}_gap_relation"] == "lower than" for m in sizes), {
         f"teacher_of_{m}_gap_points": h[f"m{m}_gap"] for m in sizes}
+
+
+def _other_T_beats_twin(results: Results):
+    h = _h(results)
+    Ts = [float(x) for x in h["other_T"].split(", ")]
+    return any(h[f"T{T:g}_twin_relation"] == "higher than" for T in Ts), {
+        **{f"T{T:g}_minus_twin_points": h[f"T{T:g}_minus_twin"] for T in Ts},
+        **{f"T{T:g}_std": h[f"T{T:g}_minus_twin_std"] for T in Ts}}
+
+
+def _lower_T_raises_agreement(results: Results):
+    h = _h(results)
+    Ts = [float(x) for x in h["other_T"].split(", ") if float(x) < h["T"]]
+    T0 = h["T"]
+    return bool(Ts) and all(h[f"T{T:g}_relation"] == "higher than" for T in Ts), {
+        **{f"T{T:g}_minus_T{T0:g}_points": h[f"T{T:g}_minus_T{T0:g}"] for T in Ts},
+        **{f"T{T:g}_std": h[f"T{T:g}_minus_T{T0:g}_std"] for T in Ts}}
 
 
 def _mixup_beats_crop_flip(results: Results):
@@ -573,6 +622,16 @@ CLAIMS: tuple[Claim, ...] = (
           "A teacher of more members gives clearly higher test agreement (largest teacher vs one network, paired).",
           "A teacher of more members does not give clearly higher test agreement (largest teacher vs one network, "
           "paired).", _more_members, source="paper"),
+    Claim("ch07.lower_temperature_raises_test_agreement",
+          "Distilling at a lower temperature gives clearly higher test agreement than at the first table's T "
+          "(one-member teacher, paired).",
+          "Distilling at a lower temperature does not give clearly higher test agreement than at the first "
+          "table's T (one-member teacher, paired).", _lower_T_raises_agreement),
+    Claim("ch07.other_temperature_beats_twin",
+          "At some other temperature, the self-distilled student agrees with its teacher clearly more often than "
+          "the label-trained twin does (paired).",
+          "At no other temperature tried does the self-distilled student agree with its teacher clearly more often "
+          "than the label-trained twin (paired).", _other_T_beats_twin),
     Claim("ch07.students_had_ended",
           "Every student of the first table had stopped gaining validation agreement (at most 0.5 points over its "
           "last tenth of epochs).",
@@ -697,6 +756,46 @@ def _reading_ensembles(h: Mapping, o: Mapping[str, Outcome]) -> str:
             + o["ch07.students_below_teachers"].sentence() + " " + o["ch07.students_had_ended"].sentence())
 
 
+def _reading_temperature(h: Mapping, o: Mapping[str, Outcome]) -> str:
+    T0 = f"{h['T']:g}"
+    parts = []
+    for T in h["other_T"].split(", "):
+        k = f"T{T}"
+        parts.append(f"T = {T}: {h[f'{k}_test_agreement']:.2f}% test agreement ({h[f'{k}_minus_T{T0}']:+.2f} ± "
+                     f"{h[f'{k}_minus_T{T0}_std']:.2f} points against T = {T0}; {h[f'{k}_minus_twin']:+.2f} ± "
+                     f"{h[f'{k}_minus_twin_std']:.2f} against the twin) and {h[f'{k}_train_agreement']:.2f}% train "
+                     "agreement")
+    return ("With the one-member teacher at other temperatures: " + "; ".join(parts) + ". "
+            + o["ch07.lower_temperature_raises_test_agreement"].sentence() + " "
+            + o["ch07.other_temperature_beats_twin"].sentence())
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _reading_causes(h: Mapping, o: Mapping[str, Outcome]) -> str:
+    """Where the main claim does not hold: each likely cause with what the experiments say of it."""
+    if o["ch07.student_beats_independent_agreement"].holds:
+        return ("The self-distilled student's agreement exceeds the independent baseline; the experiments below "
+                "say how much of the teacher's function the recipe leaves untransferred.")
+    big = int(h["largest"])
+    adv = f"{h[f'teacher{big}_val_advantage']:+.2f} ± {h[f'teacher{big}_val_advantage_std']:.2f} points"
+    if o["ch07.largest_teacher_has_val_advantage"].holds:
+        teacher = (f"Not for want of a teacher with something to pass on: the teacher of {big} is ahead of the twin "
+                   f"on validation by {adv}, and still " + _lower_first(o["ch07.every_student_beats_its_twin"].sentence()))
+    else:
+        teacher = (f"Perhaps because no teacher has anything to pass on: the teacher of {big} is ahead of the twin "
+                   f"on validation by only {adv}.")
+    ended = o["ch07.students_had_ended"]
+    training = (("Not for unfinished training: " if ended.holds else "Perhaps because training had not ended: ")
+                + _lower_first(ended.sentence()))
+    return ("Why does the student not agree with its teacher more often than an independently trained network? "
+            + teacher + " " + training + f" The learning rate was chosen on validation agreement (lr "
+            f"{h['student_lr']:g}). The temperature, the augmentation and a 5x longer run are the next three "
+            "experiments; the starting-point study then asks whether the teacher's function is reachable at all.")
+
+
 def _reading_aug(h: Mapping, o: Mapping[str, Outcome]) -> str:
     comps = [f"{p}: {h[f'aug_{p}_test_agreement']:.2f}% ({h[f'aug_{p}_minus_none']:+.2f} ± "
              f"{h[f'aug_{p}_minus_none_std']:.2f}, teacher trained under "
@@ -769,6 +868,7 @@ def readings(results: Mapping[str, StoredResult]) -> dict[str, str]:
     o = by_id(outcomes(results))
     return {"reading_teachers": _reading_teachers(h, o), "reading_baseline": _reading_baseline(h, o),
             "reading_m1": _reading_m1(h, o), "reading_ensembles": _reading_ensembles(h, o),
+            "reading_temperature": _reading_temperature(h, o), "reading_causes": _reading_causes(h, o),
             "reading_aug": _reading_aug(h, o), "reading_long": _reading_long(h, o),
             "reading_init": _reading_init(h, o, lambda_steps(results["init"])),
             "reading_optimisation": _reading_optimisation(h, o),
