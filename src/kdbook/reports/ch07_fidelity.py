@@ -826,7 +826,7 @@ def _reading_init(h: Mapping, o: Mapping[str, Outcome], steps: pd.DataFrame) -> 
                      f"(from {h[f'init_{lam:g}_initial_train_agreement']:.1f}% at the start)" for lam in lams)
     steep = steps.loc[steps["slope"].idxmax()] if len(steps) else None
     slope = ("" if steep is None else
-             f" The steepest step is from λ = {steep['from']:g} to {steep['to']:g}: {steep['rise']:+.2f} points. ")
+             f" The steepest step is from λ = {steep['from']:g} to {steep['to']:g}: {steep['rise']:+.2f} points.")
     return (f"Train agreement after {int(h['init_epochs'])} epochs on {int(h['init_subset']):,} images, by starting "
             "point: " + desc + "." + slope + " " + o["ch07.lambda_runs_converged"].sentence() + " "
             + o["ch07.agreement_rises_with_lambda"].sentence() + " " + o["ch07.lambda_curve_without_jump"].sentence()
@@ -847,7 +847,8 @@ def _reading_optimisation(h: Mapping, o: Mapping[str, Outcome]) -> str:
         return ("Some runs were still gaining agreement at their end, so these runs cannot say where optimisation "
                 "from a random start settles; a longer budget would.")
     return ("The long runs and starting points do not together single out optimisation here: "
-            + o["ch07.long_run_short_of_teacher"].sentence() + " " + o["ch07.teacher_start_keeps_agreement"].sentence())
+            + _lower_first(o["ch07.long_run_short_of_teacher"].sentence()) + " "
+            + o["ch07.teacher_start_keeps_agreement"].sentence())
 
 
 def _reading_calibration(h: Mapping, o: Mapping[str, Outcome]) -> str:
