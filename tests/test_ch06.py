@@ -168,6 +168,11 @@ def test_smoke_run_and_readings():
     assert len(outcomes) == len(report.CLAIMS) and {o.source for o in outcomes} == {"paper", "prose"}
     values = report.glue_values(results)
     assert all(isinstance(v, str) for k, v in values.items() if k.startswith("ch06_claim_"))
+    # the teacher (the ensemble) has a report over every data seed, shown with its training accuracy
+    tr = res.value["teacher_report"]
+    assert tr["seeds"] == len(s.data_seeds) and {"train_accuracy", "val_accuracy", "val_advantage"} <= set(tr)
+    assert "training examples" in values["ch06_teacher"]
+    assert report.teacher_report_table(res).loc["train accuracy", "mean"] == 100 * tr["train_accuracy"]
     # the single models' accuracy on single-view data is computed from the stored members: check one row
     t = report.accuracy_table(res)
     assert np.isclose(t.loc["single model", "single-view"],

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from .. import multiview as mv
-from .. import validate
+from .. import recipe, validate
 from ..losses import combine_probs, probs_to_logits, soften
 from ..profiles import get_profile
 from ..store import StoredResult
@@ -66,7 +66,8 @@ class Settings:
     control_noise_grid: tuple[float, ...] = ()
     #: sub-networks of the trained average (0: none)
     average_members: int = 0
-    version: int = 2
+    #: 3: the teacher's (the ensemble's) report is stored
+    version: int = 3
 
     def __post_init__(self) -> None:
         validate.raise_if([
@@ -185,10 +186,15 @@ def _one_data_seed(s: Settings, data_seed: int) -> dict:
     """Members, ensemble, students (distilled, self-distilled), their twins on labels and the
     trained average on one draw of the data."""
     features, train, test, w, losses = _members(s.data, s, s.member_seeds, data_seed)
+    val = _validation(s.data, s, features, data_seed)
     out = {"data_seed": data_seed, "members": _nets_summary(w, s.member_seeds, features, test, s),
            "ensemble": _ensemble_summary(w, features, test, s), "final_train_loss": losses[-1],
            "test_single_count": int(test.single.sum()), "test_count": len(test),
-           "members_val_accuracy": _mean_val_accuracy(w, _validation(s.data, s, features, data_seed), s)}
+           "members_val_accuracy": _mean_val_accuracy(w, val, s)}
+    # the teacher (the ensemble) on every split, for its report
+    out["teacher"] = {f"{name}_accuracy": mv.accuracy_by_kind(combine_probs(mv.probs(w, d.x, s.net), "arithmetic"),
+                                                              d)["all"]
+                      for name, d in (("train", train), ("val", val), ("test", test))}
     # distillation from the ensemble: its probabilities on the training inputs, softened at T
     ens_train = combine_probs(mv.probs(w, train.x, s.net), "arithmetic")
     targets = soften(probs_to_logits(ens_train), s.T)
@@ -204,6 +210,7 @@ def _one_data_seed(s: Settings, data_seed: int) -> dict:
     # each student's own initialisation trained on the labels: the lottery it would have won alone
     w_twin, _ = mv.fit(student_init, train, s.net, s.gd)
     out["twins"] = _nets_summary(w_twin, s.student_seeds, features, test, s)
+    out["twins_val_accuracy"] = _mean_val_accuracy(w_twin, val, s)
     if s.average_members:
         n = s.average_members
         sub = mv.init_weights(s.net, s.data, [2000 + k for k in range(n)])
@@ -228,6 +235,8 @@ def _main_part(s: Settings) -> dict:
         run["control"] = _control(s, noise, run["data_seed"])
     out["control"] = runs[0]["control"]
     out["runs"] = runs
+    # the teacher's report over data seeds: the ensemble against the students' label-trained twins
+    out["teacher_report"] = recipe.teacher_report([r["teacher"] for r in runs], [r["twins_val_accuracy"] for r in runs])
 
     # how the ensemble's gain depends on the share of single-view training examples
     out["sweep"] = []

@@ -530,6 +530,31 @@ def claim_sentences(results: Results, prefix: str = "ch06_claim_") -> dict[str, 
     return {prefix + o.id.split(".", 1)[1]: o.sentence() for o in outcomes(results)}
 
 
+def teacher_report_table(result: StoredResult) -> pd.DataFrame:
+    """The teacher's (the ensemble's) report over data seeds: train / val / test accuracy (%), the
+    students' label-trained twins' validation accuracy and the teacher's advantage over them (points)."""
+    r = result.value["teacher_report"]
+    rows = {"train accuracy": 100 * r["train_accuracy"], "validation accuracy": 100 * r["val_accuracy"],
+            "test accuracy": 100 * r["test_accuracy"], "twins' validation accuracy": 100 * r["student_val_accuracy"],
+            "validation advantage (points)": 100 * r["val_advantage"]}
+    stds = {"train accuracy": r["train_accuracy_std"], "validation accuracy": r["val_accuracy_std"],
+            "test accuracy": r["test_accuracy_std"], "twins' validation accuracy": r["student_val_accuracy_std"],
+            "validation advantage (points)": r["val_advantage_std"]}
+    return pd.DataFrame({"mean": rows, "std over data seeds": {k: 100 * v for k, v in stds.items()}})
+
+
+def teacher_sentence(result: StoredResult) -> str:
+    """The teacher's report in a sentence, with the book's cautious reading of its advantage."""
+    r = result.value["teacher_report"]
+    verdict = ("clearly ahead of them: it has something to pass on" if r["has_advantage"] else
+               "not clearly ahead of them")
+    return (f"The teacher (the ensemble) fits {100 * r['train_accuracy']:.2f}% of its training examples and reaches "
+            f"{100 * r['val_accuracy']:.2f}% on validation and {100 * r['test_accuracy']:.2f}% on test (over "
+            f"{r['seeds']} data seeds); the students' label-trained twins reach {100 * r['student_val_accuracy']:.2f}% "
+            f"on validation, so the teacher is {100 * r['val_advantage']:+.2f} ± {100 * r['val_advantage_std']:.2f} "
+            f"points {verdict}.")
+
+
 def glue_values(results: Mapping[str, StoredResult]) -> dict[str, float | str]:
     """Every number and sentence the page glues, named ``ch06_*``."""
     h = headline(results["multiview"])
@@ -538,7 +563,7 @@ def glue_values(results: Mapping[str, StoredResult]) -> dict[str, float | str]:
     return {**{f"ch06_{k}": v for k, v in h.items()}, **sentences, **sweep_ends(results["multiview"]),
             "ch06_self_new_views": sum(beyond), "ch06_right": RIGHT, "ch06_dominant_share": 100 * DOMINANT_SHARE,
             "ch06_paper_single_view": PAPER["single_model_single_view_accuracy"],
-            "ch06_run_time": run_time_sentence(results)}
+            "ch06_run_time": run_time_sentence(results), "ch06_teacher": teacher_sentence(results["multiview"])}
 
 
 def sweep_ends(result: StoredResult, prefix: str = "ch06_sweep_") -> dict[str, float]:
